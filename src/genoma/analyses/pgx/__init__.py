@@ -1,0 +1,1 @@
+"""genoma.analyses.pgx."""
