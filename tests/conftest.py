@@ -35,7 +35,9 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Each test gets its own GENOMA_HOME unless one is set for the whole session."""
+    """GENOMA_HOME is a per-session temporary folder (shared by the tests of one session, so
+    derived caches such as the HPO index are built once), or GENOMA_TEST_HOME if set.
+    Tests that install knowledge point GENOMA_HOME at their own tmp_path."""
     if "GENOMA_TEST_HOME" in os.environ:
         monkeypatch.setenv("GENOMA_HOME", os.environ["GENOMA_TEST_HOME"])
     else:

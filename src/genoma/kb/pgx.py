@@ -13,10 +13,13 @@ import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from genoma.errors import KnowledgeError
 from genoma.kb.base import KnowledgeSource, register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PgxKnowledge", "PypgxTables"]
 
@@ -96,6 +99,8 @@ class PypgxTables(KnowledgeSource):
         return [d / f for f in TABLES.values()]
 
     def _load(self) -> PgxKnowledge:
+        import pandas as pd
+
         d = _pypgx_data_dir()
         frames = {k: pd.read_csv(d / f) for k, f in TABLES.items()}
         return PgxKnowledge(**frames, version=self.version)
