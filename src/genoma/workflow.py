@@ -142,7 +142,7 @@ def run_analyze(opts: AnalyzeOptions, out: Path, force: bool = False) -> dict[st
         from genoma.report import render
 
         written = render(result, tmp, formats=opts.formats)
-        manifest.outputs = sorted(p.name for p in written.values()) + ["manifest.json", "run.log"]
+        manifest.outputs = [*sorted(p.name for p in written.values()), "manifest.json", "run.log"]
         manifest.finish("ok")
         write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
         _log.info("report written")
