@@ -25,6 +25,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.kb", "kb"),
     ("genoma.cli.pgx", "pgx"),
     ("genoma.cli.analyze", ""),
+    ("genoma.cli.annotate", ""),
 ]
 
 

@@ -1,0 +1,196 @@
+"""HGVS helpers: genetic code, amino-acid names, 3' shifting, protein descriptions.
+
+Conventions follow Ensembl VEP (which follows the HGVS recommendations): three-letter
+amino acids, ``Ter`` for stop, ``p.(=)``-style synonymous changes written
+``p.Leu12=`` (``=`` escaped ``%3D`` in VCF output), ``fsTer`` with the count of the new
+stop, ``extTer`` for stop-loss extensions, ``p.Met1?`` for start loss. Insertions and
+deletions are shifted to their most 3' position in the transcript before they are
+described (the 3' rule); insertions equal to the preceding sequence are ``dup``.
+
+References
+----------
+den Dunnen JT et al. (2016) HGVS recommendations for the description of sequence
+variants: 2016 update. Hum Mutat 37:564-569.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AA3", "CODON_TABLE", "protein_change", "shift_deletion", "shift_insertion", "translate"]
+
+_BASES = "TCAG"
+_AAS = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+CODON_TABLE: dict[str, str] = {
+    a + b + c: _AAS[16 * i + 4 * j + k]
+    for i, a in enumerate(_BASES) for j, b in enumerate(_BASES) for k, c in enumerate(_BASES)
+}
+_MITO = dict(CODON_TABLE, AGA="*", AGG="*", ATA="M", TGA="W")
+
+AA3: dict[str, str] = {
+    "A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu",
+    "G": "Gly", "H": "His", "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe",
+    "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp", "Y": "Tyr", "V": "Val", "*": "Ter",
+    "X": "Xaa", "U": "Sec",
+}
+
+
+def translate(seq: str, *, to_stop: bool = False, partial: bool = True, mito: bool = False) -> str:
+    """Translate DNA (upper case) to one-letter amino acids.
+
+    Parameters
+    ----------
+    seq
+        Coding sequence.
+    to_stop
+        Stop after the first stop codon (kept as ``*``).
+    partial
+        Append ``X`` for a trailing incomplete codon (as VEP does for frameshift alleles).
+    mito
+        Use the vertebrate mitochondrial code.
+    """
+    table = _MITO if mito else CODON_TABLE
+    out = []
+    n = len(seq) - len(seq) % 3
+    for i in range(0, n, 3):
+        aa = table.get(seq[i:i + 3], "X")
+        out.append(aa)
+        if to_stop and aa == "*":
+            return "".join(out)
+    if partial and len(seq) % 3:
+        out.append("X")
+    return "".join(out)
+
+
+def shift_deletion(seq: str, start0: int, end0: int, forward: bool, lo: int, hi: int) -> tuple[int, int]:
+    """Shift a deletion ``seq[start0:end0]`` as far 3' as the sequence allows.
+
+    Parameters
+    ----------
+    seq
+        The genomic sequence (0-based string).
+    start0, end0
+        0-based half-open deleted interval.
+    forward
+        Shift towards higher coordinates (plus-strand transcript) or lower (minus).
+    lo, hi
+        0-based half-open bounds the deleted interval must stay within.
+
+    Returns
+    -------
+    tuple of int
+        The shifted ``(start0, end0)``.
+    """
+    if forward:
+        while end0 < hi and end0 < len(seq) and seq[end0] == seq[start0] and seq[end0] != "N":
+            start0 += 1
+            end0 += 1
+    else:
+        while start0 - 1 >= lo and start0 > 0 and seq[start0 - 1] == seq[end0 - 1] and seq[start0 - 1] != "N":
+            start0 -= 1
+            end0 -= 1
+    return start0, end0
+
+
+def shift_insertion(seq: str, after0: int, ins: str, forward: bool, lo: int, hi: int) -> tuple[int, str]:
+    """Shift an insertion of ``ins`` placed before ``seq[after0]`` as far 3' as possible.
+
+    ``after0`` is the 0-based index of the base just right of the insertion point (the
+    insertion sits between ``after0 - 1`` and ``after0``). Returns the shifted point and
+    the rotated inserted sequence (genomic strand).
+    """
+    if not ins:
+        return after0, ins
+    if forward:
+        while after0 < hi and after0 < len(seq) and seq[after0] == ins[0] and ins[0] != "N":
+            ins = ins[1:] + ins[0]
+            after0 += 1
+    else:
+        while after0 - 1 >= lo and after0 > 0 and seq[after0 - 1] == ins[-1] and ins[-1] != "N":
+            ins = ins[-1] + ins[:-1]
+            after0 -= 1
+    return after0, ins
+
+
+def _aa(a: str) -> str:
+    return AA3.get(a, "Xaa")
+
+
+def protein_change(ref: str, alt: str, *, frameshift: bool, syn_pos: int | None,
+                   start_lost: bool = False) -> str | None:
+    """The HGVS ``p.`` description (without ``p.``) comparing two protein sequences.
+
+    Parameters
+    ----------
+    ref
+        Reference protein, one-letter, ending with ``*`` when the CDS is complete.
+    alt
+        Variant protein translated from the variant CDS and the 3' UTR up to the first
+        stop (inclusive), or to the end of the transcript.
+    frameshift
+        The change in CDS length is not a multiple of three.
+    syn_pos
+        1-based residue to name when the proteins are identical (synonymous).
+    start_lost
+        The initiation codon is lost: ``Met1?``.
+
+    Returns
+    -------
+    str or None
+        E.g. ``Arg12Trp``, ``Leu5=``, ``Tyr345ValfsTer25``, ``Ter339GlnextTer1``, or
+        ``None`` when no description applies.
+    """
+    if start_lost:
+        return f"{_aa(ref[0]) if ref else 'Met'}1?"
+    n = min(len(ref), len(alt))
+    k = 0
+    while k < n and ref[k] == alt[k]:
+        k += 1
+    if k == len(ref) and k == len(alt):
+        if syn_pos is None or syn_pos < 1 or syn_pos > len(ref):
+            return None
+        return f"{_aa(ref[syn_pos - 1])}{syn_pos}="
+    if k >= len(ref):  # alt is longer and ref had no stop: extension past a partial CDS
+        return None
+    if frameshift:
+        if k >= len(alt):
+            return None
+        if alt[k] == "*":
+            return f"{_aa(ref[k])}{k + 1}Ter"
+        stop = alt.find("*", k)
+        tail = f"fsTer{stop - k + 1}" if stop >= 0 else "fsTer?"
+        return f"{_aa(ref[k])}{k + 1}{_aa(alt[k])}{tail}"
+    if ref[k] == "*":  # stop lost: extension
+        if k >= len(alt):
+            return None
+        stop = alt.find("*", k + 1)
+        tail = f"extTer{stop - k}" if stop >= 0 else "extTer?"
+        return f"Ter{k + 1}{_aa(alt[k])}{tail}"
+    # in-frame: trim the common suffix (not past the common prefix)
+    if "*" in alt[k:] and alt[k] == "*":
+        return f"{_aa(ref[k])}{k + 1}Ter"
+    s = 0
+    while s < len(ref) - k and s < len(alt) - k and ref[-1 - s] == alt[-1 - s]:
+        s += 1
+    r = ref[k:len(ref) - s]
+    a = alt[k:len(alt) - s]
+    if a.endswith("*") and "*" not in r:
+        # a premature stop inside an insertion / delins: describe up to the stop
+        pass
+    if len(r) == 1 and len(a) == 1:
+        return f"{_aa(r)}{k + 1}{_aa(a)}"
+    if not r:
+        ln = len(a)
+        if k - ln >= 0 and ref[k - ln:k] == a:
+            if ln == 1:
+                return f"{_aa(a)}{k}dup"
+            return f"{_aa(a[0])}{k - ln + 1}_{_aa(a[-1])}{k}dup"
+        if k == 0 or k >= len(ref):
+            return None
+        return f"{_aa(ref[k - 1])}{k}_{_aa(ref[k])}{k + 1}ins{''.join(_aa(x) for x in a)}"
+    if not a:
+        if len(r) == 1:
+            return f"{_aa(r)}{k + 1}del"
+        return f"{_aa(r[0])}{k + 1}_{_aa(r[-1])}{k + len(r)}del"
+    ins = "".join(_aa(x) for x in a)
+    if len(r) == 1:
+        return f"{_aa(r)}{k + 1}delins{ins}"
+    return f"{_aa(r[0])}{k + 1}_{_aa(r[-1])}{k + len(r)}delins{ins}"
