@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from genoma.errors import GenomaError
 
@@ -40,7 +41,7 @@ def setup_logging(verbose: int = 0, logfile: Path | None = None) -> None:
 
 def fail(err: GenomaError) -> None:
     """Print a GenomaError for a person and exit with its code."""
-    console.print(f"[bold red]error[/]: {err}", highlight=False, markup=True)
+    console.print(f"[bold red]error[/]: {escape(str(err))}", highlight=False, soft_wrap=True)
     raise typer.Exit(err.exit_code)
 
 

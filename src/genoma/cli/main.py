@@ -73,5 +73,5 @@ def main() -> None:
     except GenomaError as err:  # commands normally handle these themselves
         from genoma.cli._common import console
 
-        console.print(f"[bold red]error[/]: {err}")
+        console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
