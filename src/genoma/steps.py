@@ -56,11 +56,11 @@ def _pgx_step(ctx: PatientContext) -> list[Finding]:
         from genoma.io.pgx_outside import read_outside_calls
 
         outside = read_outside_calls(ctx.outside_calls, kb)
-    from genoma.analyses.pgx.caller import callable_genes, gene_regions
+    from genoma.analyses.pgx.caller import callable_genes
 
     genes = callable_genes(kb, ctx.build)
     with open_vcf(ctx.vcf, samples=[ctx.sample], build=ctx.build) as vcf:
-        genotypes = vcf.genotypes(gene_regions(genes, ctx.build, kb))
+        genotypes = vcf.genotypes(pgx_run.pgx_regions(genes, ctx.build, kb))
     result = pgx_run.pgx_analysis(genotypes, ctx.build, kb, genes=genes, outside=outside)
     findings = list(result.findings(ctx.sample))
     findings.extend(_warfarin(ctx, findings))
@@ -75,10 +75,15 @@ def _warfarin(ctx: PatientContext, pgx_findings: list[Finding]) -> list[Finding]
     by_gene = {f.genes[0]: f for f in pgx_findings if f.kind == "diplotype" and f.genes}
     cyp = by_gene.get("CYP2C9")
     vk = by_gene.get("VKORC1")
+    from genoma.analyses.pgx.warfarin import load_warfarin_model
+
+    model = load_warfarin_model()
+    ctx.manifest.analyses["pgx.warfarin"] = f"model {model.version}"
     f = warfarin_finding(
         ctx.patient,
         cyp.data.get("diplotype") if cyp and cyp.data.get("status") != "not_callable" else None,
         vk.data.get("diplotype") if vk and vk.data.get("status") != "not_callable" else None,
+        model=model,
     )
     return [f] if f is not None else []
 

@@ -65,6 +65,22 @@ def _choose_sample(samples: list[str], requested: str | None, patient: Patient |
     )
 
 
+def _infer_build(vcf_path: Path, sample: str) -> str:
+    """Infer the build of a header-less VCF from its REF alleles at PGx positions."""
+    from genoma.analyses.pgx.run import infer_build, pgx_regions
+    from genoma.io.vcf import open_vcf
+    from genoma.kb import get_source
+
+    kb = get_source("pgx").load()
+    genes = sorted(set(kb.alleles["Gene"]))
+    with open_vcf(vcf_path, samples=[sample]) as vcf:
+        genotypes = vcf.genotypes(pgx_regions(genes, None, kb))
+    try:
+        return infer_build(genotypes, kb)
+    except InconsistentInputError as exc:
+        raise InconsistentInputError(exc.problem, path=vcf_path) from exc
+
+
 def analyze_patient(opts: AnalyzeOptions, manifest: RunManifest) -> AnalysisResult:
     """Run every available single-patient analysis and collect the findings.
 
@@ -86,10 +102,9 @@ def analyze_patient(opts: AnalyzeOptions, manifest: RunManifest) -> AnalysisResu
         sample = _choose_sample(vcf.samples, opts.sample, patient)
         build = vcf.build
     if build is None:
-        raise InconsistentInputError(
-            "the genome build cannot be detected from the VCF header; pass --build",
-            path=opts.vcf,
-        )
+        build = _infer_build(opts.vcf, sample)
+        manifest.parameters["build_inferred_from"] = "REF alleles at PGx positions"
+        _log.warning("genome build %s inferred from REF alleles at PGx positions", build)
     manifest.inputs.append(InputFile.of("vcf", opts.vcf))
     manifest.genome_build = build
     if opts.outside_calls is not None:
