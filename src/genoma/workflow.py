@@ -154,11 +154,12 @@ def run_analyze(opts: AnalyzeOptions, out: Path, force: bool = False) -> dict[st
         setup_logging(_verbosity(), logfile=tmp / "run.log")
         _log.info("genoma %s: %s", __version__, opts.command)
         result = analyze_patient(opts, manifest)
+        manifest.finish("ok")  # the analysis is complete; the report shows this status
+        result = result.model_copy(update={"manifest": manifest})
         from genoma.report import render
 
         written = render(result, tmp, formats=opts.formats)
         manifest.outputs = [*sorted(p.name for p in written.values()), "manifest.json", "run.log"]
-        manifest.finish("ok")
         write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
         _log.info("report written")
         logging.getLogger().handlers[-1].close()

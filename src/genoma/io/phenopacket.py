@@ -242,6 +242,18 @@ def _field_error(path: Path, text: str, where: str, key: str | None,
                                line=_line_of_field(text, key))
 
 
+def _enum_name(enum: Any, value: int, field: str, path: Any, text: str | None) -> str:
+    """The name of a protobuf enum value; an undefined number is malformed input."""
+    try:
+        return str(enum.Name(value))
+    except ValueError:
+        where = Path(path) if path is not None else None
+        raise MalformedInputError(
+            f"{field}: {value!r} is not a defined {enum.DESCRIPTOR.name} value",
+            path=where, line=_line_of_field(text, field.rsplit(".", 1)[-1]) if text else None,
+        ) from None
+
+
 def phenopacket_to_patient(packet: Any, *, path: str | Path | None = None,
                            text: str = "") -> Patient:
     """Map a ``Phenopacket`` message to a :class:`Patient`.
@@ -336,7 +348,7 @@ def phenopacket_to_patient(packet: Any, *, path: str | Path | None = None,
     if subj.HasField("vital_status"):
         from phenopackets import VitalStatus
 
-        extra["vital_status"] = VitalStatus.Status.Name(subj.vital_status.status)
+        extra["vital_status"] = _enum_name(VitalStatus.Status, subj.vital_status.status, "subject.vitalStatus.status", path, text)
     if packet.id and packet.id != pid:
         extra["phenopacket_id"] = packet.id
     vcf_sample = None
@@ -346,10 +358,10 @@ def phenopacket_to_patient(packet: Any, *, path: str | Path | None = None,
             vcf_sample = sample
     from phenopackets import KaryotypicSex, Sex
 
-    kary = KaryotypicSex.Name(subj.karyotypic_sex) if subj.karyotypic_sex else None
+    kary = _enum_name(KaryotypicSex, subj.karyotypic_sex, "subject.karyotypicSex", path, text) if subj.karyotypic_sex else None
     try:
         return Patient(
-            id=pid, sex=Sex.Name(subj.sex), age=age, karyotypic_sex=kary,
+            id=pid, sex=_enum_name(Sex, subj.sex, "subject.sex", path, text), age=age, karyotypic_sex=kary,
             features=tuple(features), diseases=tuple(diseases),
             measurements=tuple(measurements), medications=tuple(medications),
             vcf_sample=vcf_sample, extra=extra)
@@ -365,11 +377,11 @@ def _pedigree(ped: Any, path: Path, text: str) -> tuple[PedigreeMember, ...]:
         if not person.individual_id:
             raise MalformedInputError(f"pedigree.persons[{i}].individualId is missing",
                                       path=path, line=_line_of_field(text, "persons"))
-        status = Pedigree.Person.AffectedStatus.Name(person.affected_status)
+        status = _enum_name(Pedigree.Person.AffectedStatus, person.affected_status, "pedigree.persons.affectedStatus", path, text)
         members.append(PedigreeMember(
             family_id=person.family_id or "0", individual_id=person.individual_id,
             paternal_id=person.paternal_id or "0", maternal_id=person.maternal_id or "0",
-            sex=Sex.Name(person.sex),
+            sex=_enum_name(Sex, person.sex, "pedigree.persons.sex", path, text),
             affected={"AFFECTED": True, "UNAFFECTED": False}.get(status)))
     return tuple(members)
 

@@ -39,6 +39,7 @@ import ctypes
 import gzip
 import os
 import re
+import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -592,7 +593,9 @@ class VcfFile:
         return chrom, start, end
 
     def _next(self, it: Iterator[Any]) -> Any:
-        with _QuietHts():
+        with _QuietHts(), warnings.catch_warnings():
+            # cyvcf2 warns "no intervals found" for a region without records: not news
+            warnings.filterwarnings("ignore", message="no intervals found", category=UserWarning)
             return next(it, None)
 
     def _records(self, region: str | None) -> Iterator[tuple[Any, int | None]]:
