@@ -26,6 +26,8 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.pgx", "pgx"),
     ("genoma.cli.analyze", ""),
     ("genoma.cli.annotate", ""),
+    ("genoma.cli.vault", "vault"),
+    ("genoma.cli.audit", "audit"),
 ]
 
 
