@@ -26,6 +26,7 @@ demo: $(STAMP)
 	@echo "Open $(CURDIR)/$(DEMO_OUT)/report.html"
 
 test: $(STAMP)
+	@bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -n $${GENOMA_TEST_WORKERS:-2} $(PYTEST_ARGS)
 
 lint: $(STAMP)
