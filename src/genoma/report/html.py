@@ -34,6 +34,7 @@ __all__ = [
 
 ANALYSIS_ORDER: tuple[str, ...] = (
     "pgx",
+    "pgx.warfarin",
     "rare",
     "risk",
     "onco",
@@ -47,6 +48,8 @@ ANALYSIS_ORDER: tuple[str, ...] = (
 
 ANALYSIS_TITLES: dict[str, str] = {
     "pgx": "Pharmacogenomics",
+    "pgx.warfarin": "Warfarin dosing",
+    "overview": "Variants in phenotype-linked genes (screen)",
     "rare": "Rare disease diagnosis",
     "risk": "Disease risk",
     "onco": "Oncology",
