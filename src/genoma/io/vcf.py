@@ -55,6 +55,7 @@ from genoma.errors import (
     MalformedInputError,
     UsageError,
 )
+from genoma.model.builds import CONTIG_LENGTHS
 from genoma.model.genotype import Call, Genotype
 from genoma.model.variant import Variant, canonical_chrom, normalize_alleles
 
@@ -67,12 +68,10 @@ __all__ = [
     "read_sample_list",
 ]
 
-#: Lengths of chromosome 1 (and others) that identify a build unambiguously.
+#: Contig lengths that identify a build (chrM is the same rCRS length in both: left out).
 CHROM1_LENGTHS = {
-    "GRCh37": {"chr1": 249250621, "chr2": 243199373, "chr10": 135534747, "chr21": 48129895,
-               "chr22": 51304566, "chrX": 155270560, "chr17": 81195210, "chr13": 115169878},
-    "GRCh38": {"chr1": 248956422, "chr2": 242193529, "chr10": 133797422, "chr21": 46709983,
-               "chr22": 50818468, "chrX": 156040895, "chr17": 83257441, "chr13": 114364328},
+    build: {c: n for c, n in table.items() if c != "chrM"}
+    for build, table in CONTIG_LENGTHS.items()
 }
 
 #: ALT alleles that are not a variant allele of their own (skipped when splitting).
