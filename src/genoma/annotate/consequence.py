@@ -182,6 +182,7 @@ class TranscriptContext:
                 self.pad = (3 - tx.start_phase) % 3 if tx.start_phase else 0
         self._cds: str | None = None
         self._prot: str | None = None
+        self._prot_utr: str | None = None
         self._start_nf: bool | None = None
         self._end_nf: bool | None = None
 
@@ -230,6 +231,46 @@ class TranscriptContext:
             self._prot = translate(self.cds, to_stop=True, partial=False,
                                    mito=self.tx.chrom == "chrM")
         return self._prot
+
+    @property
+    def protein_utr(self) -> str:
+        """Translation of the reference cDNA from the CDS start (N padded) to the first
+        stop, through the 3' UTR when the CDS has none (what HGVSp compares against)."""
+        if self._prot_utr is None:
+            assert self.ccs is not None
+            self._prot_utr = translate("N" * self.pad + self.cdna[self.ccs - 1:], to_stop=True,
+                                       partial=False, mito=self.tx.chrom == "chrM")
+        return self._prot_utr
+
+    def alt_protein(self, c_lo: int, alt_tx: str, same_length: bool, alt_coding: str) -> str:
+        """Translation of ``alt_coding`` (the variant cDNA from the CDS start, N padded, as
+        :meth:`protein_utr`), reusing the reference translation around the change.
+
+        ``c_lo`` is the first changed cDNA position, ``alt_tx`` the new bases and
+        ``same_length`` true for substitutions (the sequence after them is unchanged).
+        The result equals ``translate(alt_coding, to_stop=True, partial=False)``.
+        """
+        assert self.ccs is not None
+        mito = self.tx.chrom == "chrM"
+        p0 = c_lo - self.ccs + self.pad  # first changed index in alt_coding
+        ref_full = self.protein_utr
+        s = len(ref_full)
+        if p0 < 0:
+            return translate(alt_coding, to_stop=True, partial=False, mito=mito)
+        i0 = p0 // 3
+        if i0 >= s:
+            if ref_full.endswith("*"):  # the change lies after the first stop
+                return ref_full
+            return translate(alt_coding, to_stop=True, partial=False, mito=mito)
+        head = ref_full[:i0]  # codons before the change: unchanged, no stop
+        if same_length and alt_tx:
+            i1 = (p0 + len(alt_tx) - 1) // 3
+            if i1 + 1 < s:
+                mid = translate(alt_coding[3 * i0:3 * (i1 + 1)], to_stop=True, partial=False, mito=mito)
+                if mid.endswith("*"):
+                    return head + mid
+                return head + mid + ref_full[i1 + 1:]
+        return head + translate(alt_coding[3 * i0:], to_stop=True, partial=False, mito=mito)
 
     @property
     def start_nf(self) -> bool:
@@ -346,6 +387,10 @@ def _intron_effects(ctx: TranscriptContext, vs: int, ve: int) -> dict[str, bool]
     return res
 
 
+_NO_INTRON_EFFECTS: dict = {"donor": False, "acceptor": False, "region": False, "intronic": False,
+                             "d5": False, "dregion": False, "ppt": False, "introns": ()}
+
+
 def annotate_allele(al: Allele, ctx: TranscriptContext) -> TranscriptConsequence | None:
     """Consequence of one allele on one transcript, or ``None`` when beyond 5 kb.
 
@@ -386,10 +431,17 @@ def annotate_allele(al: Allele, ctx: TranscriptContext) -> TranscriptConsequence
                 break
             if _ov(vs, ve, ctx.gs[k], ctx.ge[k]):
                 ex_hit.append(k)
-    ie = _intron_effects(ctx, vs, ve)
+    k = ex_hit[0] if len(ex_hit) == 1 else -1
+    if k >= 0 and min(vs, ve) >= ctx.gs[k] + 3 and max(vs, ve) <= ctx.ge[k] - 3:
+        ie = _NO_INTRON_EFFECTS  # >= 3 bases inside one exon: no splice / intron feature reaches
+    else:
+        ie = _intron_effects(ctx, vs, ve)
     if ex_hit:
-        ranks = sorted(ctx.rank(k) for k in ex_hit)
-        out.exon = (f"{ranks[0]}" if len(ranks) == 1 else f"{ranks[0]}-{ranks[-1]}") + f"/{ctx.n}"
+        if tx.strand == 1:
+            r0, r1 = ex_hit[0] + 1, ex_hit[-1] + 1
+        else:
+            r0, r1 = ctx.n - ex_hit[-1], ctx.n - ex_hit[0]
+        out.exon = (f"{r0}" if r0 == r1 else f"{r0}-{r1}") + f"/{ctx.n}"
     if ie["introns"] and not (ins and ex_hit):
         ranks = sorted((k + 1 if tx.strand == 1 else ctx.n - 1 - k) for k in ie["introns"])
         out.intron = (f"{ranks[0]}" if len(ranks) == 1 else f"{ranks[0]}-{ranks[-1]}") + f"/{ctx.n - 1}"
@@ -657,8 +709,8 @@ def _hgvs(al: Allele, ctx: TranscriptContext, out: TranscriptConsequence) -> Non
     assert ctx.ccs is not None
     alt_cdna = cdna[:c_lo - 1] + alt_tx + cdna[c_hi:]
     alt_coding = "N" * ctx.pad + alt_cdna[ctx.ccs - 1:]
-    mito = tx.chrom == "chrM"
-    alt_prot = translate(alt_coding, to_stop=True, partial=False, mito=mito)
+    alt_prot = ctx.alt_protein(c_lo if g_s <= g_e else c_hi + 1, alt_tx,
+                               g_s <= g_e and len(alt_tx) == c_hi - c_lo + 1, alt_coding)
     start_lost = "start_lost" in out.terms
     fs = bool(out._fs)  # type: ignore[attr-defined]
     syn = out._syn_pos  # type: ignore[attr-defined]

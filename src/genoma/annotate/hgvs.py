@@ -48,16 +48,23 @@ def translate(seq: str, *, to_stop: bool = False, partial: bool = True, mito: bo
         Use the vertebrate mitochondrial code.
     """
     table = _MITO if mito else CODON_TABLE
-    out = []
     n = len(seq) - len(seq) % 3
-    for i in range(0, n, 3):
-        aa = table.get(seq[i:i + 3], "X")
-        out.append(aa)
-        if to_stop and aa == "*":
-            return "".join(out)
+    if not to_stop:
+        prot = "".join([table.get(seq[i:i + 3], "X") for i in range(0, n, 3)])
+    else:
+        parts = []
+        step = 600  # translate in chunks: stop early at the first stop codon
+        for c0 in range(0, n, step):
+            chunk = "".join([table.get(seq[i:i + 3], "X") for i in range(c0, min(c0 + step, n), 3)])
+            k = chunk.find("*")
+            if k >= 0:
+                parts.append(chunk[:k + 1])
+                return "".join(parts)
+            parts.append(chunk)
+        prot = "".join(parts)
     if partial and len(seq) % 3:
-        out.append("X")
-    return "".join(out)
+        prot += "X"
+    return prot
 
 
 def shift_deletion(seq: str, start0: int, end0: int, forward: bool, lo: int, hi: int) -> tuple[int, int]:
@@ -110,6 +117,18 @@ def shift_insertion(seq: str, after0: int, ins: str, forward: bool, lo: int, hi:
     return after0, ins
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of two strings (binary search over slice equality)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # invariant: a[:lo] == b[:lo]
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _aa(a: str) -> str:
     return AA3.get(a, "Xaa")
 
@@ -140,10 +159,7 @@ def protein_change(ref: str, alt: str, *, frameshift: bool, syn_pos: int | None,
     """
     if start_lost:
         return f"{_aa(ref[0]) if ref else 'Met'}1?"
-    n = min(len(ref), len(alt))
-    k = 0
-    while k < n and ref[k] == alt[k]:
-        k += 1
+    k = _common_prefix(ref, alt)
     if k == len(ref) and k == len(alt):
         if syn_pos is None or syn_pos < 1 or syn_pos > len(ref):
             return None
@@ -167,9 +183,7 @@ def protein_change(ref: str, alt: str, *, frameshift: bool, syn_pos: int | None,
     # in-frame: trim the common suffix (not past the common prefix)
     if "*" in alt[k:] and alt[k] == "*":
         return f"{_aa(ref[k])}{k + 1}Ter"
-    s = 0
-    while s < len(ref) - k and s < len(alt) - k and ref[-1 - s] == alt[-1 - s]:
-        s += 1
+    s = _common_prefix(ref[k:][::-1], alt[k:][::-1])
     r = ref[k:len(ref) - s]
     a = alt[k:len(alt) - s]
     if a.endswith("*") and "*" not in r:

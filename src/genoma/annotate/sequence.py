@@ -52,6 +52,8 @@ class Reference:
         self._lengths = {canonical_chrom(n): ln for n, ln in zip(self._fa.references, self._fa.lengths, strict=True)}
         self._chrom: str | None = None
         self._seq: str = ""
+        self._win: tuple[str, int, int, str] | None = None  # chrom, first, last, sequence
+        self.min_window = 1 << 20  # bases read at least when a window starts
 
     def has(self, chrom: str) -> bool:
         """True when the FASTA holds ``chrom`` (canonical name)."""
@@ -69,6 +71,38 @@ class Reference:
             self._seq = self._fa.fetch(name).upper() if name is not None else ""
             self._chrom = c
         return self._seq
+
+    def region(self, chrom: str, start: int, end: int) -> str:
+        """A chromosome string whose bases ``start..end`` (1-based) are real: indexable by
+        genomic position like :meth:`chromosome`, without reading the whole chromosome.
+
+        Bases before the cached window are ``N``; the window only grows (doubling to
+        the right, so a sorted VCF reads each base once). Requests to the left of it
+        load the chromosome from its first base. Use only positions within the requested
+        range: the string may end anywhere after ``end``.
+        """
+        c = canonical_chrom(chrom)
+        if self._chrom == c:  # whole chromosome already in memory
+            return self._seq
+        name = self._names.get(c)
+        if name is None:
+            return ""
+        length = self._lengths[c]
+        start = min(max(start, 1), length)
+        end = min(max(end, start), length)
+        win = self._win
+        if win is not None and win[0] == c and win[1] <= start and end <= win[2]:
+            return win[3]
+        if win is not None and win[0] == c and win[1] <= start:
+            first, last = win[1], min(max(end, win[2] + (win[2] - win[1] + 1)), length)
+            seq = win[3] + self._fa.fetch(name, win[2], last).upper()
+        else:
+            same = win is not None and win[0] == c
+            first = 1 if same else start
+            last = min(max(end, first + self.min_window, win[2] if same else 0), length)  # type: ignore[index]
+            seq = "N" * (first - 1) + self._fa.fetch(name, first - 1, last).upper()
+        self._win = (c, first, last, seq)
+        return seq
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """Bases ``start..end`` (1-based inclusive), upper case; '' outside the contig."""

@@ -210,6 +210,7 @@ def read_transcripts(path: str | Path, *, biotypes: Iterable[str] | None = None)
     genes: dict[str, tuple[str, str]] = {}  # gene id -> (name, biotype)
     builders: dict[str, _Builder] = {}
     keep = set(biotypes) if biotypes is not None else None
+    chrom_names: dict[str, str] = {}
 
     def get(tid: str) -> _Builder:
         b = builders.get(tid)
@@ -256,7 +257,9 @@ def read_transcripts(path: str | Path, *, biotypes: Iterable[str] | None = None)
             except ValueError as exc:
                 raise MalformedInputError(str(exc), path=p, line=lineno) from None
             strand = 1 if strand_s == "+" else -1 if strand_s == "-" else 0
-            cchrom = canonical_chrom(chrom)
+            cchrom = chrom_names.get(chrom)
+            if cchrom is None:
+                cchrom = chrom_names[chrom] = canonical_chrom(chrom)
             if gtf:
                 gid = attrs.get("gene_id", "")
                 if ftype == "gene":
