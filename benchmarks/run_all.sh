@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make bench`: the full side-by-side benchmarks (not run in CI). Each script prints
+# its results and can write its Markdown section (see docs/benchmarks.md for the exact
+# commands, dates and numbers). Peers come from Debian (bcftools, plink2, snpeff) and
+# PyPI (pypgx, pgscatalog-calc, crypt4gh); install them first where a script says so.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+run() { echo "== $*" >&2; "$@" || echo "!! failed: $*" >&2; }
+run $PY benchmarks/pgx_calling.py --getrm
+run $PY benchmarks/warfarin_cv.py
+run $PY benchmarks/annotate_vep.py --repeat 3
+run $PY benchmarks/annotate_bcftools_windows.py
+run $PY benchmarks/vault_throughput.py bench --size-mb 200 --runs 10
+for extra in benchmarks/cohort_*.py benchmarks/risk_*.py benchmarks/rare_*.py; do
+  [ -f "$extra" ] || continue
+  case "$extra" in *_common.py) continue;; esac
+  run $PY "$extra"
+done
