@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_shared
 from genoma.errors import InconsistentInputError, KnowledgeError, MalformedInputError
 from genoma.kb import genes as kbgenes
 from genoma.kb.base import get_source
+
+from conftest import require_shared
 
 
 def test_embedded_source_verifies():

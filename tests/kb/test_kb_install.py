@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_shared
 from genoma.config import settings
 from genoma.errors import InconsistentInputError, KnowledgeError
 from genoma.kb import genes as kbgenes
 from genoma.kb import install as kbinstall
 from genoma.kb.base import get_source
+
+from conftest import require_shared
 
 GFF_LINES = [
     "chr17\tHAVANA\tgene\t41196312\t41277500\t.\t-\t.\tID=ENSG00000012048.23;gene_id=ENSG00000012048.23;gene_type=protein_coding;gene_name=BRCA1;hgnc_id=HGNC:1100",

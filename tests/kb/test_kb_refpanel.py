@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import require_shared
 from genoma.errors import InconsistentInputError
 from genoma.kb import refpanel
 from genoma.kb.base import get_source
+
+from conftest import require_shared
 
 
 def test_source_verifies_and_loads_both_builds():

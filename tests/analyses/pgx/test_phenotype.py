@@ -230,3 +230,22 @@ def test_getrm_consensus_phenotypes(ph, gene):
         assert _ABBREV.get(got, got.lower()) == p, (d, p, got)
         n += 1
     assert n >= 130
+
+
+def test_dpyd_variants_in_cis_take_the_lowest_activity() -> None:
+    """DPYD haplotypes named A+B (variants in cis) score as their lowest-function part."""
+    from genoma.analyses.pgx.phenotype import Phenotyper
+    from genoma.kb import get_source
+
+    kb = get_source("pgx").load()
+    ph = Phenotyper(kb)
+    g = ph.gene("DPYD")
+    scores = {a: v for a, v in g.allele_scores.items() if v == v}
+    normal = next(a for a, v in scores.items() if v == 1.0 and a != "Reference")
+    nofunc = next(a for a, v in scores.items() if v == 0.0)
+    assert g.allele_score(f"{normal}+{nofunc}") == 0.0
+    assert g.allele_score(f"{normal}+Reference") == 1.0
+    call = ph.phenotype("DPYD", f"{normal}+{normal}", "Reference")
+    assert call.activity_score == 2.0
+    # CYP2D6 tandem / copy-number names still add up
+    assert ph.gene("CYP2D6").allele_score("*1x2") == 2.0

@@ -157,6 +157,11 @@ class GenePhenotyper:
         row = genes[genes["Gene"] == gene]
         method = row["PhenotypeMethod"].iloc[0] if len(row) else None
         self.method: str | None = method if method in ("Score", "Diplotype") else None
+        ref = str(row["RefAllele"].iloc[0]) if len(row) else ""
+        #: Star-allele genes (CYP2D6) combine ``+`` parts as copies (sum of activity);
+        #: variant-named genes (DPYD) write ``A+B`` for variants in cis on one haplotype,
+        #: whose activity is that of the lowest-function variant (CPIC DPYD guideline).
+        self.parts_in_cis = not ref.startswith("*")
         alleles = knowledge.alleles[knowledge.alleles["Gene"] == gene]
         self.alleles: frozenset[str] = frozenset(alleles["StarAllele"].astype(str))
         scores = pd.to_numeric(alleles["ActivityScore"], errors="coerce")
@@ -211,13 +216,28 @@ class GenePhenotyper:
         if self._known(allele):
             return [(self.core_allele(allele), 1)]
         out = []
-        for part in allele.split("+"):
-            part = part.strip()
+        for part in self._split_plus(allele):
             m = _COPIES.match(part)
             if m and self._known(m.group("base")):
                 out.append((self.core_allele(m.group("base")), int(m.group("n"))))
             else:
                 out.append((self.core_allele(part), 1))
+        return out
+
+    def _split_plus(self, allele: str) -> list[str]:
+        """Split ``A+B`` into parts, keeping names that contain ``+`` themselves whole
+        (DPYD ``c.1905+1G>A (*2A)``): at each step the longest run of ``+``-separated
+        pieces that forms a known allele name is taken (else a single piece)."""
+        pieces = allele.split("+")
+        out: list[str] = []
+        i = 0
+        while i < len(pieces):
+            for j in range(len(pieces), i, -1):
+                cand = "+".join(pieces[i:j]).strip()
+                if j == i + 1 or self._known(cand):
+                    out.append(cand)
+                    i = j
+                    break
         return out
 
     def is_known_allele(self, allele: str) -> bool:
@@ -228,8 +248,10 @@ class GenePhenotyper:
         """Activity value of one allele (NaN when uncertain, unknown, or not a score gene)."""
         if self.method != "Score":
             return math.nan
-        return float(sum(self.allele_scores.get(p, math.nan) * n
-                         for p, n in self._copies(allele)))
+        parts = self._copies(allele)
+        if self.parts_in_cis and len(parts) > 1:
+            return float(min(self.allele_scores.get(p, math.nan) for p, _ in parts))
+        return float(sum(self.allele_scores.get(p, math.nan) * n for p, n in parts))
 
     # -- phenotypes ------------------------------------------------------------------
     def phenotype_of_scores(self, scores: np.ndarray) -> np.ndarray:
