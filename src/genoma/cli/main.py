@@ -26,6 +26,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.pgx", "pgx"),
     ("genoma.cli.analyze", ""),
     ("genoma.cli.annotate", ""),
+    ("genoma.cli.rare", ""),
     ("genoma.cli.vault", "vault"),
     ("genoma.cli.audit", "audit"),
 ]
