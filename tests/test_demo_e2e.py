@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genoma.cli.main import app
-from genoma.demo import DEMO_DIPLOTYPES, DEMO_SAMPLE
+from genoma.demo import DEMO_DIAGNOSIS, DEMO_DIPLOTYPES, DEMO_SAMPLE
 
 runner = CliRunner()
 
@@ -75,3 +75,14 @@ def test_demo_html_is_self_contained(demo_run) -> None:
     assert DEMO_SAMPLE in html
     assert "Limitations" in html
     assert "<script src" not in html and "<link" not in html.replace("<link rel=\"icon\"", "")
+
+
+def test_demo_rare_disease_ranking_finds_the_disease(demo_run) -> None:
+    out, _ = demo_run
+    findings = json.loads((out / "findings.json").read_text())["findings"]
+    rare = sorted((f for f in findings if f["analysis"] == "rare"), key=lambda f: f["rank"])
+    assert rare, "the rare-disease step produced no ranking"
+    gene, disease = DEMO_DIAGNOSIS
+    assert disease in rare[0]["title"]
+    linked = [f for f in findings if f["kind"] == "phenotype_gene"]
+    assert linked and linked[0]["genes"] == [gene]

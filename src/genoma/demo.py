@@ -17,7 +17,7 @@ from genoma.model.builds import CONTIG_LENGTHS
 from genoma.model.subject import Measurement, Medication, Patient, PhenotypicFeature
 from genoma.model.variant import canonical_chrom
 
-__all__ = ["DEMO_DIPLOTYPES", "DEMO_SAMPLE", "DemoFiles", "demo_patient", "write_demo_inputs"]
+__all__ = ["DEMO_DIAGNOSIS", "DEMO_DIPLOTYPES", "DEMO_SAMPLE", "DemoFiles", "demo_patient", "write_demo_inputs"]
 
 DEMO_SAMPLE = "GENOMA-DEMO-001"
 
@@ -34,6 +34,10 @@ DEMO_DIPLOTYPES: dict[str, tuple[str, str]] = {
     "UGT1A1": ("*1", "*28"),
     "CFTR": ("F508del", "F508del"),
 }
+
+
+#: The diagnosis the demo's genotype and phenotypes point to (not given to genoma).
+DEMO_DIAGNOSIS = ("CFTR", "OMIM:219700")  # cystic fibrosis, F508del homozygous
 
 
 @dataclass(frozen=True)

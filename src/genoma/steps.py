@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from genoma.model.findings import Finding
 from genoma.model.subject import Patient
@@ -105,6 +106,133 @@ def _overview_step(ctx: PatientContext) -> list[Finding]:
                                             ctx.build)
 
 
+def _rare_parents(patient: Patient, ped: Path | None) -> tuple[dict[str, str], frozenset[str]]:
+    """Father / mother ids of the proband and which of them are affected."""
+    members = patient.pedigree
+    if ped is not None:
+        from genoma.io.ped import read_ped
+
+        members = read_ped(ped)
+    me = next((m for m in members if m.individual_id == patient.id), None)
+    if me is None:
+        return {}, frozenset()
+    out = {k: v for k, v in (("father", me.paternal_id), ("mother", me.maternal_id))
+           if v and v != "0"}
+    aff = frozenset(k for k, v in out.items()
+                    if any(m.individual_id == v and m.affected for m in members))
+    return out, aff
+
+
+@dataclass(frozen=True)
+class RareRun:
+    """What :func:`rare_diagnosis` returns: the ranking and the knowledge behind it."""
+
+    result: Any
+    knowledge: Any
+    annotations: Path | None
+    build: str | None
+
+
+def rare_diagnosis(
+    patient: Patient,
+    *,
+    vcf: Path | None = None,
+    sample: str | None = None,
+    build: str | None = None,
+    ped: Path | None = None,
+    fasta: Path | None = None,
+    transcripts: Path | None = None,
+    genes: list[str] | None = None,
+    hpo_annotations: Path | None = None,
+    source: Path | None = None,
+) -> RareRun:
+    """Read what the rare-disease analysis needs and rank diagnoses for one patient.
+
+    Used by ``genoma rare`` and by the ``rare`` step of ``genoma analyze``.
+    """
+    from genoma.analyses.rare import collect_gene_variants, diagnose, get_knowledge
+    from genoma.errors import UsageError
+    from genoma.kb.hpo_annotations import find_annotations, read_annotation_tables
+    from genoma.model.findings import Limitation
+
+    ann_path = find_annotations(hpo_annotations)
+    tables = read_annotation_tables(ann_path) if ann_path else None
+    kn = get_knowledge(tables)
+    limitations: list[Limitation] = []
+    gene_variants = None
+    annotated = False
+    gene_chroms: dict[str, str] = {}
+    vcf_build = None
+    if vcf is not None:
+        from genoma.analyses.rare.genotype import annotate_calls
+        from genoma.io.vcf import open_vcf
+        from genoma.kb.genes import gene_table
+
+        with open_vcf(vcf, build=build) as v:
+            want = sample or patient.vcf_sample or patient.id
+            if want not in v.samples:
+                if sample is None and len(v.samples) == 1:
+                    want = v.samples[0]
+                else:
+                    raise UsageError(f"sample {want!r} not in the VCF ({len(v.samples)} "
+                                     "samples); choose it with -s", path=vcf)
+            calls = [c for c in v.calls(want) if any(a == 1 for a in c.genotype.alleles)]
+            vcf_build = v.build or build
+            rel, affected = _rare_parents(patient, ped)
+            parents: dict[str, dict[str, int]] = {}
+            keys = {(c.variant.chrom, c.variant.pos, c.variant.ref, c.variant.alt)
+                    for c in calls}
+            for who, pid in rel.items():
+                if pid in v.samples:
+                    d: dict[str, int] = {}
+                    for c in v.calls(pid):
+                        k = (c.variant.chrom, c.variant.pos, c.variant.ref, c.variant.alt)
+                        if k in keys and c.genotype.is_called:
+                            d[f"{k[0]}:{k[1]}:{k[2]}:{k[3]}"] = c.genotype.dosage(1) or 0
+                    parents[who] = d
+        table = gene_table(str(vcf_build))
+        consequences = None
+        if fasta is not None and transcripts is not None:
+            from genoma.annotate.csq import Annotator
+            from genoma.annotate.sequence import Reference
+            from genoma.annotate.transcripts import read_transcripts
+
+            consequences = annotate_calls(calls, Annotator(read_transcripts(transcripts),
+                                                           Reference(fasta)))
+            annotated = True
+        gene_variants = collect_gene_variants(
+            calls, table, sex=patient.sex, consequences=consequences,
+            parents=parents or None, affected_parents=affected)
+        for g in kn.gene_rows:
+            loci = table.loci(g)
+            if loci:
+                gene_chroms[g] = loci[0].chrom
+        if not parents and (rel or ped):
+            limitations.append(Limitation(code="RARE_PARENTS_NOT_IN_VCF",
+                                          text="parents are in the pedigree but not in the "
+                                               "VCF: inheritance was not checked"))
+    res = diagnose(patient, kn, gene_variants=gene_variants, annotated=annotated,
+                   genes=genes, build=vcf_build, gene_chroms=gene_chroms,
+                   limitations=limitations, source=source)
+    return RareRun(result=res, knowledge=kn, annotations=ann_path, build=vcf_build)
+
+
+def _rare_step(ctx: PatientContext) -> list[Finding]:
+    if not ctx.patient.observed_terms:
+        return []
+    from genoma.kb import get_source
+
+    run = rare_diagnosis(ctx.patient, vcf=ctx.vcf, sample=ctx.sample, build=ctx.build)
+    ctx.manifest.add_knowledge(get_source("hpo").describe())
+    from genoma.provenance import KnowledgeVersion
+
+    ctx.manifest.add_knowledge(KnowledgeVersion(
+        name="hpo-annotations", version=run.knowledge.annotation_version,
+        license="HPO license (hpo.jax.org/license)",
+        source=str(run.annotations) if run.annotations else "hpo3 (no gene-disease links)"))
+    return list(run.result.findings(10))
+
+
 def _available(module: str) -> bool:
     try:
         importlib.import_module(module)
@@ -122,6 +250,10 @@ def patient_steps() -> list[Step]:
         from genoma.analyses.pgx import PGX_VERSION
 
         steps.append(Step("pgx", PGX_VERSION, _pgx_step))
+    if _available("genoma.analyses.rare"):
+        from genoma.analyses.rare import ANALYSIS_VERSION as RARE_VERSION
+
+        steps.append(Step("rare", RARE_VERSION, _rare_step))
     if _available("genoma.analyses.overview"):
         from genoma.analyses.overview import OVERVIEW_VERSION
 
