@@ -86,6 +86,50 @@ def pypgx_run(gene: str, vcf: Path, build: str) -> tuple[dict[str, str], float]:
     return {str(s): str(r["Genotype"]) for s, r in gt.data.iterrows()}, dt
 
 
+def pypgx_cached(gene: str, panel: Path, samples: list[str], build: str, tmp: Path,
+                 cache: Path | None) -> tuple[dict[str, str], float]:
+    """pypgx diplotypes of ``samples`` (read from ``cache/<gene>.json`` when present)."""
+    import json
+
+    f = cache / f"{gene}.{build}.{len(samples)}.json" if cache else None
+    if f is not None and f.exists():
+        d = json.loads(f.read_text())
+        return d["calls"], d["seconds"]
+    sub = subset_vcf(panel / f"{gene}.vcf.gz", samples, tmp / gene)
+    peer, dt = pypgx_run(gene, sub, build)
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps({"calls": peer, "seconds": dt}))
+    return peer, dt
+
+
+def genoma_phenotypes(calls, ph) -> list[str]:
+    """genoma's phenotype per sample (ambiguous calls resolved over their candidates)."""
+    gp = ph.gene(calls.gene)
+    out = []
+    for i in range(len(calls.samples)):
+        if calls.status[i] == "not_callable":
+            out.append("Indeterminate")
+        elif calls.status[i] == "ambiguous":
+            out.append(gp.resolve(calls.candidates[i] or [calls.diplotype(i)]).phenotype)
+        else:
+            out.append(gp.phenotype(calls.allele1[i], calls.allele2[i]).phenotype)
+    return out
+
+
+def pypgx_phenotype(gene: str, diplotype: str, cache: dict) -> str:
+    import pypgx
+
+    key = (gene, diplotype)
+    if key not in cache:
+        a, _, b = diplotype.partition("/")
+        try:
+            cache[key] = str(pypgx.predict_phenotype(gene, a, b or a))
+        except Exception as exc:  # report, do not hide
+            cache[key] = f"error: {type(exc).__name__}"
+    return cache[key]
+
+
 def load_validation():
     path = REPO / "tests" / "analyses" / "pgx" / "test_getrm_validation.py"
     sys.path.insert(0, str(REPO / "tests"))
@@ -105,12 +149,21 @@ def main() -> None:
                     help="also call with phase removed and compare with the phased calls")
     ap.add_argument("--getrm", action="store_true", help="GeT-RM concordance")
     ap.add_argument("--calls", type=Path, help="write each gene's calls as TSV here")
+    ap.add_argument("--definitions", choices=("pypgx", "pharmcat"), default="pypgx",
+                    help="allele definitions: embedded pypgx tables, or PharmCAT 3.1.1 "
+                    "read from ../shared/data/pgx/pharmcat (GRCh38 genes only)")
+    ap.add_argument("--pypgx-cache", type=Path,
+                    help="keep pypgx's diplotypes here (JSON per gene) and reuse them")
     args = ap.parse_args()
 
     import genoma.kb as kb
     from genoma.analyses.pgx.caller import callable_genes
 
     k = kb.get_source("pgx").load()
+    if args.definitions == "pharmcat":
+        from genoma.kb.pharmcat import read_pharmcat
+
+        k = read_pharmcat(DATA / "pharmcat", k)
     print(f"# star-allele calling benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"\nhost: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"knowledge {k.version}")
@@ -120,7 +173,7 @@ def main() -> None:
     if args.genes:
         genes38 = [g for g in args.genes.split(",") if g in genes38]
     rows = genoma_run([g for g in genes38 if g != "DPYD"], "GRCh38", DATA / "1kgp_grch38", k)
-    if not args.genes or "DPYD" in args.genes.split(","):
+    if (not args.genes or "DPYD" in args.genes.split(",")) and args.definitions == "pypgx":
         rows += genoma_run(["DPYD"], "GRCh37", DATA / "1kgp_grch37", k)
 
     print("| gene | build | samples | records read | defining pos. (in VCF) | read s | call s "
@@ -139,32 +192,51 @@ def main() -> None:
           f"({1e6 * tot_call / n_sg:.1f} µs calling only).**\n")
 
     if args.unphased:
-        from genoma.analyses.pgx.caller import call_gene, gene_regions
+        import numpy as np
+
+        from genoma.analyses.pgx.caller import call_gene, gene_regions, haplotype_frequencies
         from genoma.io.vcf import open_vcf
 
         print("## The same genotypes with phase removed\n")
-        print("| gene | samples | unphased call s | same diplotype as phased | ambiguous "
-              "(phased call among candidates) | most frequent changes (phased → unphased) |")
-        print("|---|---|---|---|---|---|")
+        print("`dosages`: the dosage solver alone; `panel`: phased by haplotype frequencies "
+              "of the other half of the panel (2-fold: even samples' haplotypes phase the "
+              "odd samples and vice versa; a sample's own haplotypes are never used).\n")
+        print("| gene | mode | samples | unphased call s | same diplotype as phased | "
+              "ambiguous (phased call among candidates) | confidently different | most "
+              "frequent changes (phased → unphased) |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
             c = r["calls"]
             panel = DATA / ("1kgp_grch37" if r["build"] == "GRCh37" else "1kgp_grch38")
             with open_vcf(panel / f"{r['gene']}.vcf.gz", build=r["build"]) as f:
                 g = f.genotypes(gene_regions([r["gene"]], r["build"], k))
-            g.phased[:] = False
-            t0 = time.perf_counter()
-            u = call_gene(g, r["gene"], r["build"], k)
-            dt = time.perf_counter() - t0
             n = len(c.samples)
-            same = sum(c.diplotype(i) == u.diplotype(i) for i in range(n))
-            amb = [i for i in range(n) if u.status[i] == "ambiguous"]
-            inc = sum(c.diplotype(i) in u.candidates[i] for i in amb)
-            ch = collections.Counter((c.diplotype(i), u.diplotype(i)) for i in range(n)
-                                     if c.diplotype(i) != u.diplotype(i)
-                                     and u.status[i] != "ambiguous")
-            top = "; ".join(f"{a} → {b} ({m})" for (a, b), m in ch.most_common(3))
-            print(f"| {r['gene']} | {n} | {dt:.2f} | {same} ({100 * same / n:.1f}%) | "
-                  f"{len(amb)} ({inc}) | {top} |")
+            folds = [np.arange(0, n, 2), np.arange(1, n, 2)]
+            hfs = [haplotype_frequencies(g, r["gene"], r["build"], k, samples=f)
+                   for f in folds]
+            g.phased[:] = False
+            for mode in ("dosages", "panel"):
+                t0 = time.perf_counter()
+                if mode == "dosages":
+                    u = call_gene(g, r["gene"], r["build"], k)
+                    dip, st, cand = u.diplotypes(), list(u.status), u.candidates
+                else:
+                    dip, st, cand = [""] * n, [""] * n, [[]] * n
+                    for f in (0, 1):
+                        u = call_gene(g, r["gene"], r["build"], k,
+                                      phasing_panel={r["gene"]: hfs[f]})
+                        for i in folds[1 - f]:
+                            dip[i], st[i], cand[i] = u.diplotype(i), u.status[i], u.candidates[i]
+                dt = time.perf_counter() - t0
+                same = sum(c.diplotype(i) == dip[i] for i in range(n))
+                amb = [i for i in range(n) if st[i] == "ambiguous"]
+                inc = sum(c.diplotype(i) in cand[i] for i in amb)
+                wrong = [i for i in range(n) if c.diplotype(i) != dip[i] and st[i] != "ambiguous"]
+                ch = collections.Counter((c.diplotype(i), dip[i]) for i in wrong)
+                top = "; ".join(f"{a} → {b} ({m})" for (a, b), m in ch.most_common(3))
+                print(f"| {r['gene']} | {mode} | {n} | {dt:.2f} | {same} ({100 * same / n:.1f}%)"
+                      f" | {len(amb)} ({inc}) | {len(wrong)} ({100 * len(wrong) / n:.1f}%) "
+                      f"| {top} |")
         print()
 
     if args.calls:
@@ -185,16 +257,21 @@ def main() -> None:
               "all samples) | speed-up per sample-gene | diplotype agreement | differing "
               "(genoma vs pypgx, count) |")
         print("|---|---|---|---|---|---|---|---|")
+        from genoma.analyses.pgx.phenotype import Phenotyper
+
         tmp = Path(tempfile.mkdtemp(prefix="pgx-bench-"))
         tot_peer = tot_ours = 0.0
+        ph = Phenotyper(k)
+        ph_cache: dict = {}
+        phen_rows: list = []
         for r in rows:
             if r["gene"] not in want:
                 continue
             c = r["calls"]
             panel = DATA / ("1kgp_grch37" if r["build"] == "GRCh37" else "1kgp_grch38")
-            sub = subset_vcf(panel / f"{r['gene']}.vcf.gz", c.samples[:n], tmp / r["gene"])
             try:
-                peer, dt = pypgx_run(r["gene"], sub, r["build"])
+                peer, dt = pypgx_cached(r["gene"], panel, c.samples[:n], r["build"], tmp,
+                                        args.pypgx_cache)
             except Exception as exc:  # report, do not hide
                 print(f"| {r['gene']} | {n} | failed: {type(exc).__name__}: {exc} | | | | | |")
                 continue
@@ -220,6 +297,66 @@ def main() -> None:
             print(f"| {r['gene']} | {n} | {dt:.1f} | {peer_ms:.1f} | {ours_ms:.3f} | "
                   f"{peer_ms / ours_ms:,.0f}× | {same}/{n} ({100 * same / n:.1f}%) | {top} |")
             sys.stdout.flush()
+            # phenotypes: pypgx.predict_phenotype on pypgx's diplotypes vs genoma's
+            ours_ph = genoma_phenotypes(c, ph)
+            method = ph.gene(r["gene"]).method
+            agree, dis = 0, collections.Counter()
+            for i, s_ in enumerate(c.samples[:n]):
+                theirs = peer.get(s_, "")
+                tp = pypgx_phenotype(r["gene"], theirs, ph_cache) if theirs else "missing"
+                op = ours_ph[i]
+                # no phenotype defined for the gene: genoma says n/a, pypgx Indeterminate
+                ok = op == tp or (method is None and op == "n/a" and tp == "Indeterminate")
+                agree += ok
+                if not ok:
+                    dis[(r["gene"], c.diplotype(i), str(c.status[i]), op, theirs, tp)] += 1
+            phen_rows.append((r["gene"], n, agree, method, dis))
+        if phen_rows:
+            print("\n### Phenotype agreement with pypgx (same phased input)\n")
+            print("pypgx: `pypgx.predict_phenotype(gene, a, b)` on pypgx's own diplotype; "
+                  "genoma: its phenotype of its own call (ambiguous calls: the common "
+                  "phenotype of the candidates, else Indeterminate). Genes without a "
+                  "phenotype method count as agreeing when genoma says `n/a` and pypgx "
+                  "`Indeterminate`.\n")
+            print("| gene | samples | phenotype method | agreement | disagreements |")
+            print("|---|---|---|---|---|")
+            tot_a = tot_n = 0
+            for gene, n_, agree, method, dis in phen_rows:
+                tot_a += agree
+                tot_n += n_
+                print(f"| {gene} | {n_} | {method or 'none'} | {agree}/{n_} "
+                      f"({100 * agree / n_:.1f}%) | {sum(dis.values())} |")
+            print(f"\n**{tot_a}/{tot_n} sample-genes agree ({100 * tot_a / tot_n:.2f}%).**\n")
+            print("Every disagreement (gene, genoma diplotype [status] → phenotype, pypgx "
+                  "diplotype → phenotype, samples):\n")
+            for _gene, _n, _a, _m, dis in phen_rows:
+                for (g, od, st, op, td, tp), m in sorted(dis.items()):
+                    print(f"- {g}: genoma `{od}` [{st}] → {op}; pypgx `{td}` → {tp} ({m})")
+            # the phenotype rules alone, on every sample: pypgx.predict_phenotype on
+            # genoma's own called diplotypes (no pypgx calling needed, so all samples)
+            print("\n### Phenotype rules on every panel sample (genoma's diplotypes)\n")
+            print("| gene | samples (called) | distinct diplotypes | same phenotype "
+                  "(samples) | differing diplotypes |")
+            print("|---|---|---|---|---|")
+            for r in rows:
+                if r["gene"] not in want:
+                    continue
+                c = r["calls"]
+                gp = ph.gene(r["gene"])
+                idx = [i for i in range(len(c.samples)) if c.status[i] == "called"]
+                dips = collections.Counter(c.diplotype(i) for i in idx)
+                bad = {}
+                for dip_ in dips:
+                    x, _, y = dip_.partition("/")
+                    op = gp.phenotype(x, y or None).phenotype
+                    tp = pypgx_phenotype(r["gene"], dip_ if y else f"{x}/{x}", ph_cache)
+                    if not (op == tp or (gp.method is None and op == "n/a"
+                                         and tp == "Indeterminate")):
+                        bad[dip_] = (op, tp)
+                n_bad = sum(dips[x] for x in bad)
+                print(f"| {r['gene']} | {len(idx)} | {len(dips)} | {len(idx) - n_bad} | "
+                      + "; ".join(f"`{x}` {o} vs {t} ({dips[x]})" for x, (o, t) in bad.items())
+                      + " |")
         if tot_ours:
             print(f"\n**pypgx {tot_peer:.0f} ms vs genoma {tot_ours:.2f} ms per sample over these "
                   f"genes: {tot_peer / tot_ours:,.0f}× faster per sample-gene.**\n")
@@ -228,13 +365,16 @@ def main() -> None:
         v = load_validation()
         print("\n## GeT-RM concordance (1000 Genomes phased panel, GRCh38)\n")
         for gene in ("CYP2C19", "CYP2C9", "CYP2C8"):
-            res = v.compare_2022(gene)
+            if gene not in set(k.genes["Gene"]):
+                print(f"- {gene}: no definition in {k.version}")
+                continue
+            res = v.compare_2022(gene, knowledge=k)
             print(f"- {gene}: {res['match']}/{res['n']} exact after normalisation "
                   f"({100 * res['fraction']:.1f}%); {len(res['absent'])} GeT-RM samples not "
                   f"in the panel; ungradable {res['ungradable']}; discordant {res['discordant']}")
-        res = v.compare_2022("CYP2C19", with38=True)
+        res = v.compare_2022("CYP2C19", with38=True, knowledge=k)
         print(f"- CYP2C19 vs the column with *38, no normalisation: {res['match']}/{res['n']}")
-        res = v.compare_2d6()
+        res = v.compare_2d6(knowledge=k)
         print(f"- CYP2D6 without SV/CNV: {res['nosv_match']}/{res['nosv_n']}; discordant "
               f"{res['nosv_discordant']}")
         print(f"- CYP2D6 with SV/CNV: {res['sv_n']} samples, {res['sv_wrong_without_outside']} "

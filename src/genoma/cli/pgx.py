@@ -115,6 +115,30 @@ def _write_tsv(df: Any, path: Path) -> None:
     out.to_csv(path, sep="\t", index=False, na_rep="")
 
 
+def _phasing_panel(directory: Path, genes: list[str], build: str, knowledge: Any,
+                   manifest: Any) -> dict[str, Any]:
+    """Haplotype counts of every gene with a ``<GENE>.vcf.gz`` in ``directory``."""
+    from genoma.analyses.pgx.caller import gene_regions, haplotype_frequencies
+    from genoma.errors import InputMissingError
+    from genoma.io.vcf import open_vcf
+    from genoma.provenance import InputFile
+
+    if not directory.is_dir():
+        raise InputMissingError("phasing panel directory not found", path=directory)
+    out: dict[str, Any] = {}
+    for gene in genes:
+        f = directory / f"{gene}.vcf.gz"
+        if not f.exists():
+            continue
+        with open_vcf(f, build=build) as v:
+            g = v.genotypes(gene_regions([gene], build, knowledge))
+        out[gene] = haplotype_frequencies(g, gene, build, knowledge,
+                                          source=f"{directory.name}/{f.name}")
+        manifest.inputs.append(InputFile.of(f"phasing_panel:{gene}", f))
+    _log.info("phasing panel %s: %d of %d genes", directory, len(out), len(genes))
+    return out
+
+
 @app.command("call")
 @handle_errors
 def call(
@@ -137,6 +161,16 @@ def call(
         True, "--assume-ref/--no-assume-ref",
         help="Take defining positions absent from the VCF as reference (variant-only "
         "VCFs); listed as missing either way."),
+    definitions: str = typer.Option(
+        "pypgx", "--definitions",
+        help="Allele definitions: 'pypgx' (embedded CPIC/PharmVar tables, GRCh37 and "
+        "GRCh38) or 'pharmcat' (PharmCAT 3.1.1 / ClinPGx, GRCh38 only; install with "
+        "`genoma kb install pharmcat`)."),
+    phasing_panel: Path | None = typer.Option(
+        None, "--phasing-panel",
+        help="Directory of phased reference VCFs, one per gene (<GENE>.vcf.gz, e.g. the "
+        "1000 Genomes panels of pypgx-bundle): unphased samples are phased by the "
+        "panel's haplotype frequencies before matching."),
     force: bool = typer.Option(False, "--force", help="Replace an existing OUT."),
     json_out: bool = typer.Option(False, "--json", help="JSON summary on stdout."),
 ) -> None:
@@ -166,7 +200,12 @@ def call(
     if build is not None and build not in ("GRCh37", "GRCh38"):
         raise UsageError(f"unknown genome build {build!r} (expected GRCh37 or GRCh38)")
     sample_list = samples_option(samples, samples_file)
-    src = get_source("pgx")
+    sources = {"pypgx": "pgx", "pharmcat": "pharmcat"}
+    if definitions not in sources:
+        raise UsageError(f"unknown --definitions {definitions!r} (expected pypgx or pharmcat)")
+    src = get_source(sources[definitions])
+    if build is not None:
+        src.require_build(build)
     knowledge = src.load()
     known = set(knowledge.alleles["Gene"].astype(str)) | set(HLA_GENES)
     gene_list = None
@@ -196,13 +235,19 @@ def call(
             manifest = RunManifest.start(
                 "genoma pgx", vcf=str(vcf), samples=sample_list, build=build,
                 genes=gene_list, outside_calls=str(outside_calls) if outside_calls else None,
-                assume_ref=assume_ref)
+                assume_ref=assume_ref, definitions=definitions,
+                phasing_panel=str(phasing_panel) if phasing_panel else None)
             manifest.inputs.append(InputFile.of("vcf", vcf))
             if outside_calls:
                 manifest.inputs.append(InputFile.of("outside_calls", outside_calls))
             manifest.add_knowledge(KnowledgeVersion(
-                name=src.name, version=src.version, license=src.license, source=src.source,
-                checksum=src.checksum()))
+                name=src.name, version=knowledge.version, license=src.license,
+                source=src.source, checksum=src.checksum()))
+            if src.name != "pgx":  # CPIC drug tables and priorities stay the embedded ones
+                base = get_source("pgx")
+                manifest.add_knowledge(KnowledgeVersion(
+                    name=base.name, version=base.version, license=base.license,
+                    source=base.source, checksum=base.checksum()))
             manifest.analyses[ANALYSIS] = ANALYSIS_VERSION
             b = v.build
             if b is None:
@@ -218,10 +263,13 @@ def call(
                 cg = set(callable_genes(knowledge, b))
                 want = [g for g in (gene_list or sorted(cg)) if g in cg]
                 gt = v.genotypes(pgx_regions(want, b, knowledge))
+            src.require_build(b)
             manifest.genome_build = b
             run_genes = gene_list or callable_genes(knowledge, b)
             _log.info("%s: %d samples, %d sites, build %s, %d genes", vcf, gt.n_samples,
                       gt.n_sites, b, len(run_genes))
+            panel = (_phasing_panel(phasing_panel, run_genes, b, knowledge, manifest)
+                     if phasing_panel else None)
             with Progress(TextColumn("[bold]pgx[/] {task.description}"), BarColumn(),
                           MofNCompleteColumn(), console=console, transient=True) as bar:
                 task = bar.add_task("calling", total=len(run_genes))
@@ -230,7 +278,8 @@ def call(
                     bar.update(task, advance=1, description=gene)
 
                 run = pgx_analysis(gt, b, knowledge, genes=run_genes, outside=outside,
-                                   progress=_tick, assume_ref_when_absent=assume_ref)
+                                   progress=_tick, assume_ref_when_absent=assume_ref,
+                                   phasing_panel=panel)
             _write_tsv(run.calls, tmp / "pgx.tsv")
             _write_tsv(run.recommendations, tmp / "recommendations.tsv")
             summary = run.summary()

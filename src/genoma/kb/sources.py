@@ -12,6 +12,7 @@ SOURCE_MODULES = [
     "genoma.kb.pgx",
     "genoma.kb.refpanel",
     "genoma.kb.genes",
+    "genoma.kb.pharmcat",
 ]
 
 for _mod in SOURCE_MODULES:

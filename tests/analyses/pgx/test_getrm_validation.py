@@ -106,24 +106,25 @@ def load_getrm_2d6(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def call_panel(gene: str, samples: list[str] | None = None):
-    """Call ``gene`` on the 1000 Genomes GRCh38 panel (only the gene's region is read)."""
+def call_panel(gene: str, samples: list[str] | None = None, knowledge=None):
+    """Call ``gene`` on the 1000 Genomes GRCh38 panel (only the gene's region is read);
+    ``knowledge`` default: the embedded pypgx tables."""
     import genoma.kb as kb
     from genoma.analyses.pgx.caller import call_gene, gene_regions
     from genoma.io.vcf import open_vcf
 
-    k = kb.get_source("pgx").load()
+    k = knowledge if knowledge is not None else kb.get_source("pgx").load()
     vcf = require_shared(*PANEL, f"{gene}.vcf.gz")
     with open_vcf(vcf, samples=samples, build="GRCh38") as f:
         g = f.genotypes(gene_regions([gene], "GRCh38", k))
     return call_gene(g, gene, "GRCh38", k)
 
 
-def compare_2022(gene: str, with38: bool = False) -> dict:
+def compare_2022(gene: str, with38: bool = False, knowledge=None) -> dict:
     """Concordance of genoma with the GeT-RM 2022 NGS consensus for one gene."""
     truth = load_getrm_2022(require_shared(*GETRM, f"getrm_{gene}_Gaedigk2022_datasummary.tsv"),
                             gene, with38)
-    calls = call_panel(gene)
+    calls = call_panel(gene, knowledge=knowledge)
     idx = {s: i for i, s in enumerate(calls.samples)}
     res = {"gene": gene, "n_truth": len(truth), "absent": [], "match": 0, "n": 0,
            "ungradable": [], "discordant": []}
@@ -149,10 +150,10 @@ def compare_2022(gene: str, with38: bool = False) -> dict:
     return res
 
 
-def compare_2d6() -> dict:
+def compare_2d6(knowledge=None) -> dict:
     """CYP2D6 from the VCF alone vs the 2019 consensus, split by SV/CNV status."""
     truth = load_getrm_2d6(require_shared(*GETRM, "getrm_CYP2D6_Gaedigk2019_consensus.tsv"))
-    calls = call_panel("CYP2D6")
+    calls = call_panel("CYP2D6", knowledge=knowledge)
     idx = {s: i for i, s in enumerate(calls.samples)}
     res = {"n_truth": len(truth), "absent": [], "nosv_n": 0, "nosv_match": 0,
            "nosv_discordant": [], "sv_n": 0, "sv_wrong_without_outside": 0,

@@ -21,7 +21,12 @@ Unphased input
     A sample with any unphased heterozygous genotype at a defining variant is solved
     from its dosages: every pair of alleles whose summed cores fit within the observed
     dosages is enumerated, scored by the number of defining variants explained (then
-    background agreement), and ties are reported as ``ambiguous``.
+    background agreement), and ties are reported as ``ambiguous``. PharmCAT's
+    ``unphasedDiplotypePriorities`` (when the definitions carry them) pick between two
+    diplotypes that explain the dosages exactly. With a phasing panel
+    (:func:`haplotype_frequencies`), the sample is instead phased by the panel's
+    haplotype frequencies (:func:`phase_by_frequencies`): posterior ≥
+    :data:`PHASE_POSTERIOR` → called, else ambiguous with the likely candidates.
 Missing data
     No-call genotypes at defining positions are listed per sample; the call is made
     twice, with the missing alleles taken as reference and as alternate, and the sample
@@ -33,7 +38,8 @@ Absent positions
     ``not_callable`` with the reason.
 SV alleles
     Alleles flagged SV in the knowledge (gene deletions, duplications, hybrids) are
-    never called; every call of such a gene carries a note naming them.
+    never called; every call of such a gene carries a note naming them. A homozygous
+    CYP2D6 (CYP2A6) call adds that a gene deletion in trans gives the same genotypes.
 
 References
 ----------
@@ -44,7 +50,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -60,13 +66,24 @@ from genoma.errors import InconsistentInputError, UsageError
 
 __all__ = [
     "GeneCalls",
+    "HaplotypeFrequencies",
     "call_gene",
     "call_genes",
     "callable_genes",
     "gene_regions",
+    "haplotype_frequencies",
+    "knowledge_version",
+    "phase_by_frequencies",
 ]
 
 CALLED, AMBIGUOUS, NOT_CALLABLE = "called", "ambiguous", "not_callable"
+
+#: Whole-gene deletion alleles: a homozygous VCF call cannot exclude them in trans.
+_DELETION_ALLELE = {"CYP2D6": "*5", "CYP2A6": "*4"}
+#: Posterior a diplotype needs for a confident call when phased with a panel.
+PHASE_POSTERIOR = 0.95
+#: Pseudo-count of a haplotype never seen in the phasing panel.
+UNSEEN_HAPLOTYPE = 0.5
 
 #: Genes whose copy number / structural alleles matter clinically beyond the SV flags.
 _CNV_GENES = {"CYP2D6", "CYP2A6", "CYP2B6", "CYP2E1", "GSTM1", "GSTT1", "UGT2B17",
@@ -374,6 +391,14 @@ class _Matcher:
         rest[~self.nonbg] = 0
         return pairs, np.clip(rest, 0, None)
 
+    def exact_pairs(self, dose: np.ndarray) -> set[str]:
+        """Diplotypes whose two cores add up exactly to the (non-background) dosages."""
+        dn = dose[self.nonbg].astype(np.int32)
+        c = np.flatnonzero(np.all(self.m_core <= dn[None, :], axis=1))
+        mc = self.m_core[c]
+        ok = np.all(mc[:, None, :] + mc[None, :, :] == dn[None, None, :], axis=2)
+        return {self.fmt(int(c[x]), int(c[y])) for x, y in zip(*np.nonzero(ok), strict=True)}
+
     def name_pair(self, i: int, j: int | None) -> tuple[str, str | None]:
         a = self.d.alleles
         if j is None:
@@ -394,6 +419,7 @@ def call_gene(
     build: str,
     knowledge,
     assume_ref_when_absent: bool = True,
+    phasing_panel: Mapping[str, HaplotypeFrequencies] | None = None,
 ) -> GeneCalls:
     """Call star-allele diplotypes of one gene for every sample of ``genotypes``.
 
@@ -411,6 +437,11 @@ def call_gene(
     assume_ref_when_absent
         Take defining positions absent from the VCF as reference (noted per sample);
         when false they are no-calls.
+    phasing_panel
+        Gene → :class:`HaplotypeFrequencies` of a phased reference panel (see
+        :func:`haplotype_frequencies`). Unphased samples are then phased by the panel's
+        haplotype frequencies before matching (see :func:`phase_by_frequencies`);
+        without it (or for a sample no panel haplotype fits) the dosage solver is used.
 
     Returns
     -------
@@ -427,6 +458,14 @@ def call_gene(
         raise InconsistentInputError(
             f"genotypes are {genotypes.build} but {build} was requested for {gene}")
     d = compile_gene(knowledge, gene, build)
+    kversion = knowledge_version(knowledge, gene)
+    hf = (phasing_panel or {}).get(gene)
+    if hf is not None and (hf.build != build or hf.variants != d.variants):
+        raise InconsistentInputError(
+            f"the phasing panel for {gene} was built for other definitions or another "
+            f"build ({hf.build}, {len(hf.variants)} variants) than {build} "
+            f"({len(d.variants)} variants)")
+    priorities = (getattr(knowledge, "unphased_priorities", None) or {}).get(gene, [])
     samples = list(genotypes.samples)
     n = len(samples)
     nv = len(d.variants)
@@ -454,25 +493,9 @@ def call_gene(
         notes = [[reason] + ([sv_note] if sv_note else []) for _ in range(n)]
         return GeneCalls(gene, build, samples, allele1, allele2, status, candidates,
                          [list(absent) for _ in range(n)], len(positions), n_in_vcf,
-                         phased_out, notes, knowledge.version, d.sv_alleles)
+                         phased_out, notes, kversion, d.sv_alleles)
 
-    # alleles per variant, sample, haplotype: 1 alt, 0 ref, -1 missing, -2 absent (haploid)
-    a = np.zeros((nv, n, 2), dtype=np.int8)
-    ph = np.ones((nv, n), dtype=bool)
-    for j in range(nv):
-        r = rows[j]
-        if r >= 0:
-            gt = genotypes.gt[r]
-            a[j] = np.where(gt == 2, 0, gt)
-            ph[j] = genotypes.phased[r]
-        elif covered[j]:
-            # position in the VCF, this ALT is not: reference unless the record is a no-call
-            r2 = _row_at(genotypes, d.variants[j])
-            gt = genotypes.gt[r2]
-            a[j] = np.where(gt == -1, -1, np.where(gt == -2, -2, 0))
-            ph[j] = True
-        elif not assume_ref_when_absent:
-            a[j] = -1
+    a, ph = _allele_array(d, genotypes, rows, covered, assume_ref_when_absent)
     haploid = np.all(a[rows >= 0, :, 1] == -2, axis=0) if (rows >= 0).any() else np.zeros(n, bool)
     a[:, haploid, 1] = -2
     # a diploid sample with a haploid record (e.g. chrX outside PAR): treat as missing
@@ -530,7 +553,7 @@ def call_gene(
             continue
         if unphased_het[i]:
             _solve_unphased(mt, a[:, i, :], i, allele1, allele2, status, candidates,
-                            notes, var_pos)
+                            notes, var_pos, hf, priorities)
             continue
         cands: set[str] = set()
         if hap_tie[i] and d.combinable:
@@ -583,12 +606,49 @@ def call_gene(
             notes[i].append(absent_note)
         if haploid[i]:
             notes[i].append("haploid genotypes: hemizygous call")
+        elif (d.gene in _DELETION_ALLELE and allele1[i] is not None
+              and allele1[i] == allele2[i]):
+            notes[i].append(
+                f"homozygous call: a {d.gene} gene deletion ({_DELETION_ALLELE[d.gene]}) on "
+                "one haplotype gives the same VCF genotypes; copy number is needed to "
+                "exclude it")
         if sv_note:
             notes[i].append(sv_note)
         notes[i].extend(match_notes)
     return GeneCalls(gene, build, samples, allele1, allele2, status, candidates,
                      missing_positions, len(positions), n_in_vcf, phased_out, notes,
-                     knowledge.version, d.sv_alleles)
+                     kversion, d.sv_alleles)
+
+
+def knowledge_version(knowledge, gene: str) -> str:
+    """Data version of one gene's definitions (per gene when the knowledge records it,
+    as the PharmCAT source does; else the knowledge's version)."""
+    per = getattr(knowledge, "gene_versions", None) or {}
+    return str(per.get(gene, knowledge.version))
+
+
+def _allele_array(d: GeneDefinition, genotypes, rows: np.ndarray, covered: np.ndarray,
+                  assume_ref_when_absent: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Alleles ``(V, n, 2)`` (1 alt, 0 ref, -1 missing, -2 absent/haploid) and phase
+    flags ``(V, n)`` at the definition's variants."""
+    nv, n = len(d.variants), len(genotypes.samples)
+    a = np.zeros((nv, n, 2), dtype=np.int8)
+    ph = np.ones((nv, n), dtype=bool)
+    for j in range(nv):
+        r = rows[j]
+        if r >= 0:
+            gt = genotypes.gt[r]
+            a[j] = np.where(gt == 2, 0, gt)
+            ph[j] = genotypes.phased[r]
+        elif covered[j]:
+            # position in the VCF, this ALT is not: reference unless the record is a no-call
+            r2 = _row_at(genotypes, d.variants[j])
+            gt = genotypes.gt[r2]
+            a[j] = np.where(gt == -1, -1, np.where(gt == -2, -2, 0))
+            ph[j] = True
+        elif not assume_ref_when_absent:
+            a[j] = -1
+    return a, ph
 
 
 def _records_in_region(g, region: str) -> bool:
@@ -605,11 +665,50 @@ def _row_at(g, v: VariantKey) -> int:
 
 
 def _solve_unphased(mt: _Matcher, a_i: np.ndarray, i: int, allele1, allele2, status,
-                    candidates, notes, var_pos) -> None:
+                    candidates, notes, var_pos, hf: HaplotypeFrequencies | None = None,
+                    priorities: Sequence[tuple[frozenset[str], str]] = ()) -> None:
     d = mt.d
     dose0 = (a_i == 1).sum(axis=1)
+    if hf is not None and not (a_i == -1).any():
+        post = phase_by_frequencies(mt, dose0, hf)
+        if post:
+            best, p = post[0]
+            x, _, y = best.partition("/")
+            allele1[i], allele2[i] = x, y
+            if p >= PHASE_POSTERIOR:
+                status[i] = CALLED
+            else:
+                kept, mass = [], 0.0
+                for dip, q in post:
+                    if mass >= 0.99:
+                        break
+                    kept.append(dip)
+                    mass += q
+                if len(kept) > 1:
+                    status[i] = AMBIGUOUS
+                    candidates[i] = sorted(kept, key=lambda s: [d.sort_key(z)
+                                                                for z in s.split("/")])
+                else:
+                    status[i] = CALLED
+            notes[i].append(
+                f"unphased heterozygous genotype(s): phased by haplotype frequencies in "
+                f"{hf.source or 'the phasing panel'}; " + ", ".join(
+                    f"{dip} {q:.3f}" for dip, q in post[:3]))
+            return
+        notes[i].append("no haplotype of the phasing panel fits these genotypes: "
+                        "diplotype from dosages")
     pairs, rest = mt.solve_dosage(dose0)
     cands = {mt.fmt(x, y) for x, y in pairs}
+    if priorities and len(cands) == 1:
+        exact = mt.exact_pairs(dose0)
+        (chosen,) = cands
+        for lst, pick in priorities:
+            if chosen in lst and lst <= exact and pick != chosen:
+                cands = {pick}
+                rest = np.zeros_like(rest)
+                notes[i].append(f"{' and '.join(sorted(lst))} explain the genotypes "
+                                f"equally: {pick} by the definitions' unphased priority")
+                break
     if (a_i == -1).any():
         c1: set[str] = set()
         half = np.where(a_i == -1, np.array([[1, 0]]), a_i == 1).sum(axis=1)
@@ -632,6 +731,133 @@ def _solve_unphased(mt: _Matcher, a_i: np.ndarray, i: int, allele1, allele2, sta
         where = ", ".join(var_pos[j] for j in np.flatnonzero(rest))
         notes[i].append(f"novel combination: alternate allele(s) at {where} are not "
                         f"explained by {ordered[0]}")
+
+
+@dataclass
+class HaplotypeFrequencies:
+    """Phased haplotypes of a reference panel over one gene's defining variants.
+
+    Attributes
+    ----------
+    gene, build
+        Gene and genome build.
+    variants
+        The definition's variants (columns), as :attr:`GeneDefinition.variants`.
+    haplotypes
+        uint8 ``(K, V)``: the distinct haplotypes seen (1 = alternate allele).
+    counts
+        int ``(K,)``: how often each was seen.
+    source
+        Where the panel came from (reported in the notes).
+    """
+
+    gene: str
+    build: str
+    variants: list[VariantKey]
+    haplotypes: np.ndarray
+    counts: np.ndarray
+    source: str = ""
+    _index: dict[bytes, int] = field(default_factory=dict, repr=False)
+
+    def count(self, h: np.ndarray) -> int:
+        """How often the haplotype ``h`` (uint8 ``(V,)``) was seen."""
+        if not self._index:
+            self._index = {r.tobytes(): int(c) for r, c in
+                           zip(self.haplotypes.astype(np.uint8), self.counts, strict=True)}
+        return self._index.get(np.asarray(h, dtype=np.uint8).tobytes(), 0)
+
+    @property
+    def total(self) -> int:
+        """Haplotypes counted."""
+        return int(self.counts.sum())
+
+
+def haplotype_frequencies(genotypes, gene: str, build: str, knowledge,
+                          source: str = "", samples: Sequence[int] | None = None,
+                          ) -> HaplotypeFrequencies:
+    """Count the phased haplotypes of a reference panel (e.g. 1000 Genomes) at one gene.
+
+    Only diploid samples phased at every defining variant and without no-calls there
+    are counted; positions absent from the panel count as reference.
+
+    Parameters
+    ----------
+    genotypes
+        :class:`genoma.io.vcf.SiteGenotypes` of the *phased* panel over the gene.
+    gene, build, knowledge
+        As for :func:`call_gene`.
+    source
+        Name of the panel (goes into the notes of calls phased with it).
+    samples
+        Column indices of the panel samples to count (default all).
+
+    Returns
+    -------
+    HaplotypeFrequencies
+    """
+    d = compile_gene(knowledge, gene, build)
+    rows, covered, _ = _match_columns(d, genotypes)
+    a, ph = _allele_array(d, genotypes, rows, covered, True)
+    if samples is not None:
+        a, ph = a[:, list(samples)], ph[:, list(samples)]
+    ok = ph.all(axis=0) & (a >= 0).all(axis=(0, 2))
+    h = (a[:, ok, :] == 1).transpose(1, 2, 0).reshape(-1, len(d.variants)).astype(np.uint8)
+    if len(h):
+        uniq, counts = np.unique(h, axis=0, return_counts=True)
+    else:
+        uniq, counts = np.zeros((0, len(d.variants)), np.uint8), np.zeros(0, np.int64)
+    return HaplotypeFrequencies(gene, build, list(d.variants), uniq, counts.astype(np.int64),
+                                source)
+
+
+def phase_by_frequencies(mt: _Matcher, dose: np.ndarray, hf: HaplotypeFrequencies
+                         ) -> list[tuple[str, float]]:
+    """Diplotype posteriors of unphased dosages, phased with a panel's haplotypes.
+
+    Every split of the dosages into two haplotypes of which at least one was seen in
+    the panel is weighted by ``(n1 + a)(n2 + a)`` (haplotype counts, ``a`` =
+    :data:`UNSEEN_HAPLOTYPE`; Hardy–Weinberg with panel frequencies); each split's two
+    haplotypes are matched as phased haplotypes, and the weights are summed per
+    diplotype. Splits where neither haplotype is in the panel are not enumerated.
+
+    Returns
+    -------
+    list of (diplotype, posterior)
+        Most probable first; empty when no panel haplotype fits the dosages.
+    """
+    dose = np.asarray(dose, dtype=np.int16)
+    u = hf.haplotypes.astype(np.int16)
+    fit = np.all(u <= dose[None, :], axis=1) & np.all(dose[None, :] - u <= 1, axis=1)
+    idx = np.flatnonzero(fit)
+    if not len(idx):
+        return []
+    h1 = u[idx].astype(np.uint8)
+    h2 = (dose[None, :] - u[idx]).astype(np.uint8)
+    seen: set[tuple[bytes, bytes]] = set()
+    keep, weights = [], []
+    for j, k in enumerate(idx):
+        key = tuple(sorted((h1[j].tobytes(), h2[j].tobytes())))
+        if key in seen:
+            continue
+        seen.add(key)  # type: ignore[arg-type]
+        keep.append(j)
+        weights.append((hf.counts[k] + UNSEEN_HAPLOTYPE) * (hf.count(h2[j]) + UNSEEN_HAPLOTYPE))
+    hh = np.vstack([h1[keep], h2[keep]])
+    best, tie, _ = mt.best(hh)
+    m = len(keep)
+    d = mt.d
+    post: dict[str, float] = {}
+    for j in range(m):
+        if d.combinable and (tie[j] or tie[m + j]):
+            # as for phased input: equal-ranked single-variant alleles → "A+B"
+            names = ["+".join(sorted((d.alleles[x] for x in mt.tied(hh[r])), key=d.sort_key))
+                     for r in (j, m + j)]
+            dip = "/".join(sorted(names, key=d.sort_key))
+        else:
+            dip = mt.fmt(int(best[j]), int(best[m + j]))
+        post[dip] = post.get(dip, 0.0) + float(weights[j])
+    tot = sum(post.values())
+    return sorted(((k, v / tot) for k, v in post.items()), key=lambda kv: -kv[1])
 
 
 def _sv_note(d: GeneDefinition) -> str | None:

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from genoma.errors import KnowledgeError, UsageError
+from genoma.errors import InconsistentInputError, KnowledgeError, UsageError
 from genoma.model.variant import canonical_chrom, normalize_alleles
 
 __all__ = [
@@ -219,10 +219,18 @@ def compile_gene(knowledge, gene: str, build: str) -> GeneDefinition:
     ------
     UsageError
         Unknown build.
+    InconsistentInputError
+        The knowledge has no coordinates for ``build`` (PharmCAT definitions are GRCh38
+        only; exit 5).
     KnowledgeError
         The gene is not in the knowledge tables, or its definitions are malformed.
     """
     _check_build(build)
+    builds = getattr(knowledge, "builds", None)
+    if builds and build not in builds:
+        raise InconsistentInputError(
+            f"the PGx knowledge {knowledge.version} has coordinates for "
+            f"{', '.join(builds)} only, but {build} was requested for {gene}")
     return _compile_cached(id(knowledge), gene, build, _Holder(knowledge))
 
 
