@@ -27,6 +27,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.analyze", ""),
     ("genoma.cli.annotate", ""),
     ("genoma.cli.rare", ""),
+    ("genoma.cli.cohort", "cohort"),
     ("genoma.cli.vault", "vault"),
     ("genoma.cli.audit", "audit"),
 ]

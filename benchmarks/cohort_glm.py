@@ -1,0 +1,219 @@
+"""Benchmark: ``genoma cohort gwas`` vs ``plink2 --glm`` on a simulated cohort.
+
+Usage::
+
+    python benchmarks/cohort_glm.py prepare --samples 20000 --length 11000000 --work /tmp/bench
+    python benchmarks/cohort_glm.py run --work /tmp/bench --repeats 3
+
+``prepare`` simulates the cohort straight to Zarr (msprime OutOfAfrica_3G09), exports the
+same genotypes to PLINK 1 ``.bed`` (vectorised 2-bit packing, chunk by chunk) and converts
+that to ``.pgen`` for plink2 (outside the timings). ``run`` times, interleaved and repeated,
+plink2 ``--glm`` (2 threads) and ``genoma cohort gwas`` with the threaded scheduler and on
+a LocalCluster of 1 and 2 single-threaded workers; it reports medians, peak RSS (largest
+process of the run, from ``getrusage(RUSAGE_CHILDREN)`` of a fresh runner process), the
+machine load, and the agreement of the two result tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PY = sys.executable
+CLI = ("import typer,sys; from genoma.cli.cohort import app as c; a=typer.Typer(); "
+       "a.add_typer(c, name='cohort'); a.callback()(lambda: None); a()")
+
+_CODE = {2: 0b00, 1: 0b10, 0: 0b11, -1: 0b01}
+
+
+def write_bed(ds, prefix: Path, chunk: int = 5000) -> None:
+    """Write the first-ALT dosages of a cohort as PLINK 1 bed/bim/fam (A1 = ALT)."""
+    from genoma.analyses.cohort.gwas import variant_table
+    from genoma.model.cohort import alt_dosage_block
+
+    lut = np.zeros(256, dtype=np.uint8)
+    for k, v in _CODE.items():
+        lut[k & 0xFF] = v
+    n = ds.sizes["samples"]
+    pad = (-n) % 4
+    g = ds["call_genotype"]
+    with open(f"{prefix}.bed", "wb") as fh:
+        fh.write(bytes([0x6C, 0x1B, 0x01]))
+        for start in range(0, ds.sizes["variants"], chunk):
+            d = alt_dosage_block(g[start:start + chunk].values)
+            codes = lut[d.view(np.uint8)]
+            if pad:
+                codes = np.pad(codes, ((0, 0), (0, pad)), constant_values=0b01)
+            packed = (codes[:, 0::4] | (codes[:, 1::4] << 2) | (codes[:, 2::4] << 4)
+                      | (codes[:, 3::4] << 6)).astype(np.uint8)
+            fh.write(packed.tobytes())
+    vt = variant_table(ds)
+    vid = vt.chrom + ":" + vt.pos.astype(str) + ":" + np.arange(len(vt)).astype(str)
+    bim = pd.DataFrame({"c": vt.chrom.str.replace("chr", ""), "id": vid, "cm": 0, "pos": vt.pos,
+                        "a1": vt.alt, "a2": vt.ref})
+    bim.to_csv(f"{prefix}.bim", sep="\t", header=False, index=False)
+    ids = np.asarray(ds["sample_id"].values).astype(str)
+    pd.DataFrame({"f": 0, "i": ids, "p": 0, "m": 0, "s": 0, "y": -9}).to_csv(
+        f"{prefix}.fam", sep="\t", header=False, index=False)
+
+
+def prepare(args: argparse.Namespace) -> None:
+    from genoma.io.vcz import open_cohort
+    from genoma.sim.cohort import simulate_cohort, simulate_phenotypes
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    sim = work / "sim"
+    t = time.perf_counter()
+    if not (sim / "cohort.vcz").exists():
+        sim.mkdir(exist_ok=True)
+        res = simulate_cohort(sim / "cohort.vcz", args.samples, args.length, seed=args.seed,
+                              variants_chunk_size=args.variants_chunk)
+        res.pheno.to_csv(sim / "pheno.tsv", sep="\t", index=False, float_format="%.8g")
+        res.covar.to_csv(sim / "covar.tsv", sep="\t", index=False)
+        res.samples.to_csv(sim / "samples.tsv", sep="\t", index=False)
+    elif not (sim / "pheno.tsv").exists():
+        ds = open_cohort(sim / "cohort.vcz")
+        pheno, covar, _ = simulate_phenotypes(ds, ds["sample_population"].values,
+                                              seed=args.seed + 2)
+        pheno.to_csv(sim / "pheno.tsv", sep="\t", index=False, float_format="%.8g")
+        covar.to_csv(sim / "covar.tsv", sep="\t", index=False)
+    t_sim = time.perf_counter() - t
+    ds = open_cohort(sim / "cohort.vcz")
+    t = time.perf_counter()
+    write_bed(ds, work / "plink")
+    t_bed = time.perf_counter() - t
+    pheno = pd.read_csv(sim / "pheno.tsv", sep="\t")
+    covar = pd.read_csv(sim / "covar.tsv", sep="\t")
+    pheno.rename(columns={"sample": "#IID"}).assign(cc=lambda x: x.cc + 1).to_csv(
+        work / "plink.pheno", sep="\t", index=False)
+    covar.rename(columns={"sample": "#IID"}).to_csv(work / "plink.covar", sep="\t", index=False)
+    subprocess.run(["plink2", "--bfile", str(work / "plink"), "--make-pgen", "--out",
+                    str(work / "plink"), "--threads", "2"], check=True, capture_output=True)
+    info = {"samples": int(ds.sizes["samples"]), "variants": int(ds.sizes["variants"]),
+            "simulate_s": round(t_sim, 1), "bed_export_s": round(t_bed, 1),
+            "store_bytes": sum(f.stat().st_size for f in (sim / "cohort.vcz").rglob("*")
+                               if f.is_file()),
+            "pgen_bytes": (work / "plink.pgen").stat().st_size}
+    (work / "prepare.json").write_text(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2))
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of ``cmd`` run by a fresh runner process."""
+    runner = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
+              "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
+              "w=time.perf_counter()-t;"
+              "print(json.dumps([r.returncode,w,resource.getrusage(resource.RUSAGE_CHILDREN)"
+              ".ru_maxrss/1024]))")
+    out = subprocess.run([PY, "-c", runner, *cmd], capture_output=True, text=True, env=env,
+                         check=True)
+    rc, wall, rss = json.loads(out.stdout)
+    if rc != 0:
+        raise RuntimeError(f"failed ({rc}): {' '.join(cmd)}")
+    return wall, rss
+
+
+def run(args: argparse.Namespace) -> None:
+    import shutil
+
+    work = Path(args.work)
+    sim = work / "sim"
+    store = str(sim / "cohort.vcz")
+    model = "logistic" if args.logistic else "linear"
+    pl = ["plink2", "--pfile", str(work / "plink"), "--glm", "omit-ref", "hide-covar",
+          "--pheno", str(work / "plink.pheno"), "--pheno-name", "cc" if args.logistic else "qt",
+          "--covar", str(work / "plink.covar"), "--threads", "2", "--out",
+          str(work / "plink_out")]
+    base = [PY, "-c", CLI, "cohort", "gwas", store, "--pheno", str(sim / "pheno.tsv"),
+            "--pheno-name", "cc" if args.logistic else "qt", "--covar", str(sim / "covar.tsv"),
+            "--force", "--json"] + (["--logistic"] if args.logistic else [])
+    configs = {
+        "plink2 --glm (2 threads)": pl,
+        "genoma threads (2)": [*base, "-o", str(work / "g_threads")],
+        "genoma LocalCluster 1×1": [*base, "-o", str(work / "g_lc1"), "--scheduler", "local",
+                                    "--workers", "1", "--memory-limit", args.memory],
+        "genoma LocalCluster 2×1": [*base, "-o", str(work / "g_lc2"), "--scheduler", "local",
+                                    "--workers", "2", "--memory-limit", args.memory],
+    }
+    if args.only:
+        configs = {k: v for k, v in configs.items() if any(o in k for o in args.only.split(","))}
+    times: dict[str, list[float]] = {k: [] for k in configs}
+    rss: dict[str, float] = {k: 0.0 for k in configs}
+    loads = []
+    for rep in range(args.repeats):
+        for name, cmd in configs.items():
+            loads.append(os.getloadavg()[0])
+            w, r = _timed(cmd)
+            times[name].append(w)
+            rss[name] = max(rss[name], r)
+            print(f"rep {rep + 1} {name}: {w:.1f} s, peak RSS {r:.0f} MiB, load {loads[-1]:.1f}",
+                  flush=True)
+    # agreement (linear: plink2 prints 6 significant digits)
+    agree = {}
+    pl_file = next(work.glob("plink_out*.glm.*"), None)
+    gw = work / "g_threads" / "gwas.tsv"
+    if pl_file is not None and gw.exists():
+        a = pd.read_csv(pl_file, sep="\t")
+        b = pd.read_csv(gw, sep="\t")
+        b["ID"] = b.chrom + ":" + b.pos.astype(str) + ":" + \
+            np.arange(len(b)).astype(str)
+        m = a.merge(b, on="ID")
+        se_col = "SE" if "SE" in m else "LOG(OR)_SE"
+        for ours, theirs in (("beta", "BETA"), ("se", se_col), ("p", "P")):
+            if theirs not in m:
+                continue
+            y = pd.to_numeric(m[theirs], errors="coerce").to_numpy()
+            x = np.array([float(f"{v:.6g}") for v in m[ours]])
+            ok = np.isfinite(x) & np.isfinite(y) & (y != 0)
+            agree[ours] = {"compared": int(ok.sum()),
+                           "max_rel_diff_at_6_digits": float(np.max(np.abs(x[ok] - y[ok])
+                                                                    / np.abs(y[ok])))}
+        agree["na_mismatch"] = int((pd.to_numeric(m[theirs], errors="coerce").isna()
+                                    != m[ours].isna()).sum())
+    result = {"model": model, "repeats": args.repeats,
+              "prepare": json.loads((work / "prepare.json").read_text()),
+              "median_s": {k: round(statistics.median(v), 2) for k, v in times.items()},
+              "all_s": {k: [round(x, 2) for x in v] for k, v in times.items()},
+              "peak_rss_mib": {k: round(v) for k, v in rss.items()},
+              "load_avg_1min": {"min": min(loads), "median": statistics.median(loads),
+                                "max": max(loads)},
+              "cpus": os.cpu_count(), "agreement": agree}
+    out = work / f"result_{model}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    for d in ("g_lc1", "g_lc2"):
+        shutil.rmtree(work / d, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--work", required=True)
+    p.add_argument("--samples", type=int, default=20000)
+    p.add_argument("--length", type=int, default=11_000_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--variants-chunk", type=int, default=None)
+    r = sub.add_parser("run")
+    r.add_argument("--work", required=True)
+    r.add_argument("--repeats", type=int, default=3)
+    r.add_argument("--logistic", action="store_true")
+    r.add_argument("--memory", default="4GB", help="LocalCluster memory per worker")
+    r.add_argument("--only", default="", help="comma-separated config name fragments")
+    args = ap.parse_args()
+    {"prepare": prepare, "run": run}[args.step](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Cohort analytics on VCF Zarr stores: QC, PCA, relatedness, GWAS (Dask, chunked)."""

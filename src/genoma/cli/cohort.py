@@ -1,0 +1,263 @@
+"""``genoma cohort``: VCF Zarr import, QC, PCA, GWAS and simulation at cohort scale."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from genoma.cli._common import emit_json, handle_errors
+
+app = typer.Typer(help="Cohort analytics on VCF Zarr stores (Dask; laptop to cluster).",
+                  no_args_is_help=True)
+
+_log = logging.getLogger("genoma.cohort")
+
+_SCHEDULER = typer.Option("threads", "--scheduler",
+                          help="threads (in process), local (LocalCluster) or tcp://HOST:PORT.")
+_WORKERS = typer.Option(2, "--workers", help="LocalCluster worker processes (--scheduler local).")
+_THREADS = typer.Option(1, "--threads-per-worker", help="Threads per LocalCluster worker.")
+_MEMORY = typer.Option("auto", "--memory-limit", help="Memory per LocalCluster worker, e.g. 2GB.")
+
+
+def _read_table(path: Path) -> Any:
+    from genoma.io.vcz import read_sample_table
+
+    return read_sample_table(path)
+
+
+def _manifest(command: str, out: Path, started: float, summary: dict[str, Any],
+              inputs: list[Path], **params: Any) -> None:
+    from genoma.io.output import write_json
+    from genoma.provenance import InputFile, RunManifest
+
+    m = RunManifest.start(command, **params)
+    m.inputs = [InputFile.of(p.stem, p) for p in inputs]
+    m.genome_build = summary.get("genome_build")
+    m.outputs = sorted(p.name for p in out.iterdir())
+    m.finish("ok")
+    data = m.model_dump()
+    data["summary"] = summary
+    data["seconds"] = round(time.perf_counter() - started, 3)
+    write_json(out / "manifest.json", data)
+
+
+@app.command("import")
+@handle_errors
+def import_cmd(
+    vcfs: list[Path] = typer.Argument(..., help="Bgzipped VCF/BCF files (same samples)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Store to create (STORE.vcz)."),
+    build: str | None = typer.Option(None, "--build", help="GRCh37/GRCh38 (default: inferred)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing store."),
+    processes: int = typer.Option(0, "--processes", "-p", help="bio2zarr worker processes."),
+    variants_chunk: int | None = typer.Option(None, "--variants-chunk"),
+    samples_chunk: int | None = typer.Option(None, "--samples-chunk"),
+    json_out: bool = typer.Option(False, "--json", help="JSON summary on stdout."),
+) -> None:
+    """Convert VCF/BCF files into one VCF Zarr store (bio2zarr); interrupted runs restart."""
+    from genoma.io.vcz import import_vcfs
+
+    summary = import_vcfs(vcfs, out, build=build, force=force, worker_processes=processes,
+                          variants_chunk_size=variants_chunk, samples_chunk_size=samples_chunk,
+                          show_progress=not json_out)
+    if json_out:
+        emit_json(summary)
+    else:
+        typer.echo(f"{summary['store']}: {summary['samples']} samples × "
+                   f"{summary['variants']} variants", err=True)
+
+
+@app.command("gwas")
+@handle_errors
+def gwas_cmd(
+    store: Path = typer.Argument(..., help="Cohort store (genoma cohort import)."),
+    pheno: Path = typer.Option(..., "--pheno", help="TSV with a 'sample' column."),
+    covar: Path | None = typer.Option(None, "--covar", help="TSV with a 'sample' column."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    logistic: bool = typer.Option(False, "--logistic", help="Binary trait (0/1 or 1/2)."),
+    pheno_name: str | None = typer.Option(None, "--pheno-name", help="Phenotype column."),
+    covar_names: str | None = typer.Option(None, "--covar-name", help="Comma-separated."),
+    no_firth: bool = typer.Option(False, "--no-firth", help="No Firth fallback (logistic)."),
+    plots: bool = typer.Option(False, "--plots", help="Also write manhattan.png and qq.png."),
+    variants_chunk: int | None = typer.Option(None, "--variants-chunk"),
+    scheduler: str = _SCHEDULER,
+    workers: int = _WORKERS,
+    threads_per_worker: int = _THREADS,
+    memory_limit: str = _MEMORY,
+    force: bool = typer.Option(False, "--force"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Linear or logistic association of every variant (additive, with covariates)."""
+    from genoma.analyses.cohort.gwas import VERSION, gwas, make_design
+    from genoma.io.output import check_output_dir, run_directory
+    from genoma.io.vcz import open_cohort
+    from genoma.scale.cluster import dask_context, describe_scheduler
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    ds = open_cohort(store)
+    design = make_design(ds["sample_id"].values, _read_table(pheno),
+                         _read_table(covar) if covar else None, pheno_column=pheno_name,
+                         covariate_columns=covar_names.split(",") if covar_names else None,
+                         model="logistic" if logistic else "linear")
+    with dask_context(scheduler, workers=workers, threads_per_worker=threads_per_worker,
+                      memory_limit=memory_limit, progress=not json_out) as client:
+        table = gwas(ds, design, firth_fallback=not no_firth, variants_chunk=variants_chunk)
+        sched = describe_scheduler(client)
+    from genoma.analyses.cohort.plots import genomic_inflation
+
+    summary = {"variants": len(table), "samples": len(design.y), "model": design.model,
+               "lambda_gc": round(genomic_inflation(table.p.to_numpy()), 4),
+               "covariates": design.covariate_names[1:], "tested": int((table.error == "").sum()),
+               "min_p": float(table.p.min()) if table.p.notna().any() else None,
+               "genome_build": ds.attrs.get("genome_build"), **sched}
+    with run_directory(out, force=True) as tmp:
+        table.to_csv(tmp / "gwas.tsv", sep="\t", index=False, na_rep="NA", float_format="%.10g")
+        if plots:
+            from genoma.analyses.cohort.plots import manhattan_figure, qq_figure
+
+            manhattan_figure(table).savefig(tmp / "manhattan.png", dpi=120)
+            qq_figure(table).savefig(tmp / "qq.png", dpi=120)
+        _manifest("cohort gwas", tmp, t0, summary, [pheno] + ([covar] if covar else []),
+                  store=str(store), analysis_version=VERSION)
+    if json_out:
+        emit_json(summary)
+
+
+@app.command("pca")
+@handle_errors
+def pca_cmd(
+    store: Path = typer.Argument(..., help="Cohort store."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    n_components: int = typer.Option(10, "--pcs", "-k", help="Number of components."),
+    min_maf: float = typer.Option(0.01, "--maf"),
+    ld_window: int = typer.Option(50, "--ld-window"),
+    ld_r2: float = typer.Option(0.2, "--ld-r2"),
+    seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Principal components with MAF filter and LD pruning; writes OUT/pcs.tsv."""
+    from genoma.analyses.cohort.pca import VERSION, pca
+    from genoma.io.output import check_output_dir, run_directory
+    from genoma.io.vcz import open_cohort
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    ds = open_cohort(store)
+    res = pca(ds, n_components=n_components, min_maf=min_maf, ld_window=ld_window,
+              ld_r2=ld_r2, seed=seed)
+    summary = {"samples": len(res.scores), "variants_in": res.variants_in,
+               "variants_used": res.variants_used,
+               "eigenvalues": [round(float(x), 6) for x in res.eigenvalues],
+               "genome_build": ds.attrs.get("genome_build")}
+    with run_directory(out, force=True) as tmp:
+        res.scores.to_csv(tmp / "pcs.tsv", sep="\t", index=False, float_format="%.8g")
+        _manifest("cohort pca", tmp, t0, summary, [], store=str(store),
+                  analysis_version=VERSION)
+    if json_out:
+        emit_json(summary)
+
+
+@app.command("qc")
+@handle_errors
+def qc_cmd(
+    store: Path = typer.Argument(..., help="Cohort store."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    force: bool = typer.Option(False, "--force"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Sample and variant QC (call rate, heterozygosity, HWE): samples.tsv, variants.tsv."""
+    from genoma.analyses.cohort.qc import VERSION, sample_qc, variant_qc
+    from genoma.io.output import check_output_dir, run_directory
+    from genoma.io.vcz import open_cohort
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    ds = open_cohort(store)
+    s, v = sample_qc(ds), variant_qc(ds)
+    summary = {"samples": len(s), "variants": len(v),
+               "samples_f_miss_gt_0.05": int((s.f_miss > 0.05).sum()),
+               "variants_p_hwe_lt_1e-6": int((v.p_hwe < 1e-6).sum()),
+               "genome_build": ds.attrs.get("genome_build")}
+    with run_directory(out, force=True) as tmp:
+        s.to_csv(tmp / "samples.tsv", sep="\t", index=False, float_format="%.10g")
+        v.to_csv(tmp / "variants.tsv", sep="\t", index=False, na_rep="NA", float_format="%.10g")
+        _manifest("cohort qc", tmp, t0, summary, [], store=str(store), analysis_version=VERSION)
+    if json_out:
+        emit_json(summary)
+
+
+@app.command("relatedness")
+@handle_errors
+def relatedness_cmd(
+    store: Path = typer.Argument(..., help="Cohort store."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    min_kinship: float = typer.Option(0.0442, "--min-kinship",
+                                      help="Report pairs at or above (3rd degree: 0.0442)."),
+    all_pairs: bool = typer.Option(False, "--all-pairs", help="Report every pair."),
+    force: bool = typer.Option(False, "--force"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """KING-robust kinship of sample pairs (as plink2 --make-king-table): OUT/king.tsv."""
+    from genoma.analyses.cohort.relatedness import VERSION, king_robust
+    from genoma.io.output import check_output_dir, run_directory
+    from genoma.io.vcz import open_cohort
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    ds = open_cohort(store)
+    table = king_robust(ds, min_kinship=None if all_pairs else min_kinship)
+    summary = {"pairs_reported": len(table), "samples": int(ds.sizes["samples"]),
+               "duplicates_or_twins": int((table.kinship > 0.354).sum()),
+               "first_degree": int(((table.kinship > 0.177) & (table.kinship <= 0.354)).sum()),
+               "genome_build": ds.attrs.get("genome_build")}
+    with run_directory(out, force=True) as tmp:
+        table.to_csv(tmp / "king.tsv", sep="\t", index=False, float_format="%.6g")
+        _manifest("cohort relatedness", tmp, t0, summary, [], store=str(store),
+                  analysis_version=VERSION)
+    if json_out:
+        emit_json(summary)
+
+
+@app.command("simulate")
+@handle_errors
+def simulate_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (cohort.vcz + TSVs)."),
+    samples: int = typer.Option(1000, "--samples", "-n", help="Diploid individuals."),
+    length: int = typer.Option(5_000_000, "--length", "-L", help="Sequence length (bp)."),
+    seed: int = typer.Option(1, "--seed"),
+    n_causal: int = typer.Option(100, "--causal"),
+    h2: float = typer.Option(0.3, "--h2"),
+    prevalence: float = typer.Option(0.2, "--prevalence"),
+    variants_chunk: int | None = typer.Option(None, "--variants-chunk"),
+    samples_chunk: int | None = typer.Option(None, "--samples-chunk"),
+    processes: int = typer.Option(0, "--processes", "-p"),
+    force: bool = typer.Option(False, "--force"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Simulate a YRI/CEU/CHB cohort (msprime OutOfAfrica_3G09) straight to Zarr."""
+    from genoma.io.output import check_output_dir, run_directory
+    from genoma.sim.cohort import simulate_cohort
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    with run_directory(out, force=True) as tmp:
+        res = simulate_cohort(tmp / "cohort.vcz", samples, length, seed=seed,
+                              n_causal=n_causal, h2=h2, prevalence=prevalence,
+                              variants_chunk_size=variants_chunk,
+                              samples_chunk_size=samples_chunk, worker_processes=processes,
+                              show_progress=not json_out)
+        res.samples.to_csv(tmp / "samples.tsv", sep="\t", index=False)
+        res.pheno.to_csv(tmp / "pheno.tsv", sep="\t", index=False, float_format="%.8g")
+        res.covar.to_csv(tmp / "covar.tsv", sep="\t", index=False)
+        res.causal.to_csv(tmp / "causal.tsv", sep="\t", index=False)
+        summary = {"samples": samples, "variants": res.n_variants, "length": length,
+                   "seed": seed, "store": str(Path(out) / "cohort.vcz")}
+        _manifest("cohort simulate", tmp, t0, summary, [], samples=samples, length=length,
+                  seed=seed)
+    if json_out:
+        emit_json(summary)

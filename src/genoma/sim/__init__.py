@@ -1,0 +1,1 @@
+"""genoma.sim: simulated cohorts (msprime) for tests and benchmarks."""
