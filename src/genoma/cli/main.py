@@ -28,6 +28,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.annotate", ""),
     ("genoma.cli.rare", ""),
     ("genoma.cli.cohort", "cohort"),
+    ("genoma.cli.risk", "risk"),
     ("genoma.cli.vault", "vault"),
     ("genoma.cli.audit", "audit"),
 ]
