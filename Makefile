@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/test-deps.sh
+	PGSCALC_BIN=$${PGSCALC_BIN:-$(CURDIR)/.venv-peers/pgscalc/bin/pgscatalog-ancestry-adjust} \
 	$(BIN)/python -m pytest -n $${GENOMA_TEST_WORKERS:-2} $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -6,6 +6,12 @@ set -uo pipefail
 need=()
 command -v plink2 >/dev/null || need+=(plink2)
 command -v bcftools >/dev/null || need+=(bcftools)
+# pgscatalog-calc (the ancestry-adjustment peer) pins numpy 1.x: its own venv.
+peer=.venv-peers/pgscalc
+if [ ! -x "$peer/bin/pgscatalog-ancestry-adjust" ]; then
+  { python3 -m venv "$peer" && "$peer/bin/pip" install -q "pgscatalog-calc==0.3.1"; } >/dev/null 2>&1 \
+    || echo "genoma: could not install pgscatalog-calc; the peer comparison will skip" >&2
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "genoma: installing test peers: ${need[*]}" >&2

@@ -15,6 +15,8 @@ from genoma.analyses.risk.normalise import adjust_scores
 from conftest import REPO, require_shared
 
 PEER = os.environ.get("PGSCALC_BIN") or shutil.which("pgscatalog-ancestry-adjust")
+if PEER is not None and not os.access(PEER, os.X_OK):
+    PEER = None
 
 
 def _synthetic(seed: int = 0, n: int = 1500):
