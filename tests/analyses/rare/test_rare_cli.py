@@ -93,7 +93,7 @@ def test_vcf_run_writes_contract_and_interpretation(tmp_path, ann):
     assert scores == sorted(scores, reverse=True)
     # the hom-ref call at chr8 never makes its gene a carrier
     assert all("chr8:6400000" not in x["variants"] for x in rows)
-    summary = json.loads(r.output)
+    summary = json.loads(r.stdout)  # stdout only: logs go to stderr
     assert summary["best"]["gene_symbol"] == "IKZF1"
     findings = json.loads((out / "findings.json").read_text())
     assert findings["findings"][0]["kind"] == "diagnosis"
