@@ -190,7 +190,7 @@ def call(
         pgx_regions,
     )
     from genoma.errors import UsageError
-    from genoma.io.output import check_output_dir, run_directory, write_json
+    from genoma.io.output import check_output_dir, run_directory, run_log, write_json
     from genoma.io.pgx_outside import HLA_GENES, read_outside_calls
     from genoma.io.vcf import open_vcf
     from genoma.kb import get_source
@@ -224,14 +224,7 @@ def call(
     vcf_file = open_vcf(vcf, samples=sample_list, build=build)
 
     with vcf_file as v, run_directory(out, force=force) as tmp:
-        fh = logging.FileHandler(tmp / "run.log", encoding="utf-8")
-        fh.setLevel(logging.INFO)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger()
-        root.addHandler(fh)
-        prev_level = root.level
-        root.setLevel(min(root.level or logging.WARNING, logging.INFO))
-        try:
+        with run_log(tmp):
             manifest = RunManifest.start(
                 "genoma pgx", vcf=str(vcf), samples=sample_list, build=build,
                 genes=gene_list, outside_calls=str(outside_calls) if outside_calls else None,
@@ -287,10 +280,6 @@ def call(
             manifest.outputs = ["pgx.tsv", "recommendations.tsv", "manifest.json", "run.log"]
             manifest.finish("ok")
             write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
-        finally:
-            root.removeHandler(fh)
-            root.setLevel(prev_level)
-            fh.close()
     if json_out:
         emit_json({"command": "pgx", "out": str(out), **summary,
                    "outputs": [str(out / f) for f in manifest.outputs]})

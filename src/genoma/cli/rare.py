@@ -93,7 +93,7 @@ def _run(*, out: Path, phenopacket: Path, vcf: Path | None, ped: Path | None,
         TSV_COLUMNS,
     )
     from genoma.errors import UsageError
-    from genoma.io.output import check_output_dir, run_directory, write_json
+    from genoma.io.output import check_output_dir, run_directory, run_log, write_json
     from genoma.io.phenopacket import read_phenopacket, write_phenopacket
     from genoma.kb import get_source
     from genoma.provenance import InputFile, KnowledgeVersion, RunManifest
@@ -123,11 +123,7 @@ def _run(*, out: Path, phenopacket: Path, vcf: Path | None, ped: Path | None,
     res, kn, ann_path, vcf_build = run.result, run.knowledge, run.annotations, run.build
     src = get_source("hpo")
     with run_directory(out, force=force) as tmp:
-        fh = logging.FileHandler(tmp / "run.log", encoding="utf-8")
-        fh.setLevel(logging.INFO)
-        root = logging.getLogger()
-        root.addHandler(fh)
-        try:
+        with run_log(tmp):
             manifest = RunManifest.start(
                 "genoma rare", phenopacket=str(phenopacket), vcf=str(vcf) if vcf else None,
                 ped=str(ped) if ped else None, phenotype_only=phenotype_only,
@@ -163,9 +159,6 @@ def _run(*, out: Path, phenopacket: Path, vcf: Path | None, ped: Path | None,
                                 "manifest.json", "run.log"]
             manifest.finish("ok")
             write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
-        finally:
-            root.removeHandler(fh)
-            fh.close()
     best = rows[0] if rows else {}
     return {"command": "rare", "out": str(out), "candidates": len(res.candidates),
             "rows": len(rows), "best": {k: best.get(k) for k in

@@ -177,7 +177,7 @@ def score(
     from genoma.analyses.risk.run import ANALYSIS_VERSION, match_all
     from genoma.analyses.risk.targetbuild import infer_target_build
     from genoma.errors import GenomaError, UsageError
-    from genoma.io.output import check_output_dir, run_directory
+    from genoma.io.output import check_output_dir, run_directory, run_log
     from genoma.io.pgs import load_target, normalise_build, read_scoring_file
     from genoma.provenance import RunManifest
 
@@ -225,21 +225,10 @@ def score(
     failure: GenomaError | None = None
     summary: dict[str, Any] = {}
     with run_directory(out, force=force) as tmp:
-        fh = logging.FileHandler(tmp / "run.log", encoding="utf-8")
-        fh.setLevel(logging.INFO)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root = logging.getLogger()
-        root.addHandler(fh)
-        prev_level = root.level
-        root.setLevel(min(root.level or logging.WARNING, logging.INFO))
-        try:
+        with run_log(tmp):
             failure, summary = _run(tmp, manifest, target, scores, matches, notes, reference,
                                     reference_labels, imputation, pce_inputs,
                                     baseline_incidence, horizon, hr_per_sd, absolute_pgs)
-        finally:
-            root.removeHandler(fh)
-            root.setLevel(prev_level)
-            fh.close()
     if failure is not None:
         console.print(f"match report written to {out}/match_report.tsv", highlight=False)
         raise failure

@@ -24,7 +24,7 @@ from typing import Any
 from genoma.errors import UsageError
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "check_output_dir", "run_directory",
-           "write_json"]
+           "run_log", "write_json"]
 
 
 def check_output_dir(out: str | Path, force: bool) -> Path:
@@ -64,6 +64,31 @@ def run_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
     os.replace(tmp, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def run_log(directory: str | Path, name: str = "run.log") -> Iterator[Path]:
+    """Copy INFO-and-above log records to ``directory/name`` while the block runs.
+
+    The root logger's level is lowered to INFO for the duration (stderr handlers keep
+    their own levels) and restored afterwards; the handler is always removed.
+    """
+    import logging
+
+    path = Path(directory) / name
+    fh = logging.FileHandler(path, encoding="utf-8")
+    fh.setLevel(logging.INFO)
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    prev = root.level
+    root.addHandler(fh)
+    root.setLevel(min(prev or logging.WARNING, logging.INFO))
+    try:
+        yield path
+    finally:
+        root.removeHandler(fh)
+        root.setLevel(prev)
+        fh.close()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
