@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 
 import pytest
-from _report_builders import empty_result, full_result, generic_finding, manifest
+from _report_builders import (
+    empty_result,
+    full_result,
+    generic_finding,
+    manifest,
+    pgx_findings,
+)
 
-from genoma.model.findings import AnalysisResult, Finding, Limitation
+from genoma.model.findings import AnalysisResult, Color, Confidence, Finding, Limitation
 from genoma.report import to_html
-from genoma.report.html import build_context, data_rows
+from genoma.report.html import build_context, data_rows, is_normal_call
+from genoma.report.jsonout import to_json
 
 
 class _Collector(HTMLParser):
@@ -85,12 +93,139 @@ def test_provenance_content(html_full: str) -> None:
 def test_pgx_drug_table_has_every_colour_with_text(html_full: str) -> None:
     table = html_full.split('<table class="drugs fixed">')[1].split("</table>")[0]
     rows = re.findall(r'<tr class="light-(\w+)">(.*?)</tr>', table, re.S)
-    # sorted by severity: red, yellow, green, grey
-    assert [c for c, _ in rows] == ["red", "yellow", "green", "grey"]
+    # sorted by severity: red, yellow, green; grey rows are folded out of the main table
+    assert [c for c, _ in rows] == ["red", "yellow", "green"]
     for colour, row in rows:
         # colour conveyed as text too, not only by CSS
         assert re.search(rf'badge-{colour}"[^>]*>.*?{colour}</span>', row, re.S)
     assert "clopidogrel" in rows[0][1] and "Strong" in rows[0][1]
+    assert "codeine" not in table
+
+
+def _grey_block(html: str) -> str:
+    return html.split('<div class="grey-drugs"')[1].split("</div>")[0]
+
+
+def test_grey_recommendations_folded_but_present(html_full: str) -> None:
+    block = _grey_block(html_full)
+    compact, full = block.split("<details")
+    # compact paragraph: reason text once, then drug (genes)
+    assert "No recommendation: CYP2D6 not assessable." in compact
+    assert re.search(r'grey-drug">codeine</span> <span class="muted">\(CYP2D6\)', compact)
+    # full row kept in a collapsed <details> (not open), with guideline and evidence
+    assert not re.match(r"[^>]*\bopen\b", full)
+    assert "codeine" in full and "CPIC 2022" in full and "PA166104948" in full
+    # and in the machine-readable output
+    doc = to_json(full_result())
+    assert "codeine" in json.dumps(doc)
+
+
+def test_grey_folding_groups_by_text_and_keeps_red_in_main_table() -> None:
+    base = pgx_findings()
+    extra = [
+        f.model_copy(
+            update={
+                "recommendations": (
+                    f.recommendations[0].model_copy(update={"drug": drug, "genes": (gene,)}),
+                )
+            }
+        )
+        for f in base
+        if f.kind == "drug_recommendation" and f.color.value == "grey"
+        for drug, gene in (("tramadol", "CYP2D6"), ("<i>evil</i>", "CYP2D6"))
+    ]
+    res = AnalysisResult(subject="NA12878", findings=[*base, *extra], manifest=manifest())
+    html = to_html(res)
+    table = html.split('<table class="drugs fixed">')[1].split("</table>")[0]
+    assert "clopidogrel" in table and "tramadol" not in table
+    block = _grey_block(html)
+    compact = block.split("<details")[0]
+    assert "3 drugs without a recommendation" in block
+    assert compact.count("No recommendation: CYP2D6 not assessable.") == 1  # one group
+    for drug in ("codeine", "tramadol", "&lt;i&gt;evil&lt;/i&gt;"):
+        assert drug in compact
+    assert "<i>evil</i>" not in html
+    ctx = build_context(res)["sections"][0]["pgx"]
+    assert [len(g["drugs"]) for g in ctx["grey_groups"]] == [3]
+
+
+def test_only_grey_drugs_still_rendered() -> None:
+    only_grey = [
+        f for f in pgx_findings() if f.kind != "drug_recommendation" or f.color.value == "grey"
+    ]
+    html = to_html(AnalysisResult(subject="NA12878", findings=only_grey, manifest=manifest()))
+    assert '<table class="drugs fixed">' not in html
+    assert "No drug has a red, yellow or green recommendation" in html
+    assert "codeine" in _grey_block(html)
+
+
+def _diplotype(gene: str, **kw) -> Finding:
+    data = {
+        "diplotype": "*1/*1",
+        "phenotype": "Normal Metabolizer",
+        "activity_score": 2.0,
+        "status": "called",
+        "missing_positions": [],
+        "candidates": [],
+        "notes": [],
+        "n_positions": 5,
+        "n_positions_in_vcf": 5,
+        "outside_call": False,
+    }
+    data.update(kw.pop("data", {}))
+    base = dict(
+        analysis="pgx",
+        analysis_version="0.1.0",
+        kind="diplotype",
+        title=f"{gene} {data['diplotype']}",
+        subject="NA12878",
+        genes=(gene,),
+        confidence=Confidence.HIGH,
+        color=Color.GREEN,
+        data=data,
+    )
+    base.update(kw)
+    return Finding(**base)
+
+
+@pytest.mark.parametrize(
+    ("kw", "compact"),
+    [
+        ({}, True),
+        ({"data": {"diplotype": "Reference/Reference", "phenotype": "n/a"}}, True),
+        ({"data": {"phenotype": "Intermediate Metabolizer"}}, False),
+        ({"data": {"diplotype": "*1/*2", "phenotype": "n/a"}}, False),
+        ({"data": {"status": "not_callable"}}, False),
+        ({"data": {"outside_call": True}}, False),
+        ({"data": {"missing_positions": ["chr1:5"]}}, False),
+        ({"data": {"candidates": ["*1/*1", "*1/*4"]}}, False),
+        ({"confidence": Confidence.LOW}, False),
+        ({"color": Color.YELLOW}, False),
+        ({"limitations": (Limitation(text="x", code="X"),)}, False),
+    ],
+)
+def test_is_normal_call(kw: dict, compact: bool) -> None:
+    assert is_normal_call(_diplotype("TPMT", **kw)) is compact
+
+
+def test_normal_genes_compact_rows_others_full_cards() -> None:
+    normal = _diplotype("TPMT")
+    odd = _diplotype("NUDT15", data={"phenotype": "Poor Metabolizer", "diplotype": "*3/*3"})
+    res = AnalysisResult(
+        subject="NA12878", findings=[normal, odd, *pgx_findings()], manifest=manifest()
+    )
+    html = to_html(res)
+    compact = html.split('<table class="genes-normal small fixed">')[1].split("</table>")[0]
+    assert "TPMT" in compact and "5/5" in compact and "Normal Metabolizer" in compact
+    assert "NUDT15" not in compact and "CYP2C19" not in compact
+    cards = re.findall(
+        r'<article class="card card-gene[^"]*" id="[^"]+"[^>]*>\s*<h3[^>]*>(\w+)', html
+    )
+    assert sorted(cards) == ["CYP2C19", "CYP2D6", "NUDT15"]
+    # every gene stays in the overview table
+    overview = html.split('<table class="genes fixed">')[1].split("</table>")[0]
+    for gene in ("TPMT", "NUDT15", "CYP2C19", "CYP2D6"):
+        assert gene in overview
 
 
 def test_diplotype_table_and_data(html_full: str) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "ANALYSIS_TITLES",
     "COLOR_LABELS",
     "build_context",
+    "is_normal_call",
     "to_html",
 ]
 
@@ -229,6 +230,97 @@ def _rec(r: Recommendation) -> dict[str, Any]:
 
 
 _DIPLOTYPE_KEYS = ("diplotype", "phenotype", "activity_score")
+_NORMAL_DIPLOTYPES = frozenset({"reference/reference", "*1/*1"})
+_NO_PHENOTYPE = frozenset({"", "n/a", "na", "none", "—", "-"})
+_FACT_MAX = 60
+"""A scalar ``data`` value up to this length is shown inline in a gene card."""
+
+
+def is_normal_call(f: Finding) -> bool:
+    """Whether a ``diplotype`` finding is a normal, fully called genotype.
+
+    Such genes are shown as one row of a compact table instead of a full card. A
+    finding qualifies only when *all* of these hold: confidence ``high``; colour not
+    red or yellow; no limitation; ``data["status"]`` absent or ``"called"``; no
+    ``outside_call``; no missing position; at most one candidate diplotype; and the
+    phenotype is normal (starts with "normal") or, when no phenotype is given, the
+    diplotype is ``Reference/Reference`` or ``*1/*1``. Anything ambiguous, not
+    callable, called outside, low-confidence or non-normal keeps its full card.
+
+    Parameters
+    ----------
+    f
+        A finding of kind ``diplotype``.
+
+    Returns
+    -------
+    bool
+        True when the compact row shows everything that matters about the gene.
+    """
+    d = f.data
+    if f.confidence.value != "high" or f.color in (Color.RED, Color.YELLOW) or f.limitations:
+        return False
+    if str(d.get("status") or "called").lower() != "called" or d.get("outside_call"):
+        return False
+    if d.get("missing_positions") or len(d.get("candidates") or ()) > 1:
+        return False
+    diplotype = str(d.get("diplotype") or "").strip().lower()
+    phenotype = str(d.get("phenotype") or "").strip().lower()
+    if phenotype.startswith("normal"):
+        return bool(diplotype)
+    return phenotype in _NO_PHENOTYPE and diplotype in _NORMAL_DIPLOTYPES
+
+
+def _redundant_notes(f: Finding) -> bool:
+    """True when every ``data["notes"]`` entry is repeated in a limitation's text."""
+    notes = f.data.get("notes")
+    if not isinstance(notes, (list, tuple)) or not notes:
+        return False
+    texts = " ".join(lim.text for lim in f.limitations)
+    return all(isinstance(n, str) and n in texts for n in notes)
+
+
+def _gene_entry(f: Finding, anchor: str) -> dict[str, Any]:
+    gene = f.genes[0] if f.genes else str(f.data.get("gene", f.title))
+    score = f.data.get("activity_score", f.score)
+    skip = [*_DIPLOTYPE_KEYS, "gene"]
+    if _redundant_notes(f):
+        skip.append("notes")  # shown word for word under Limitations
+    rows = data_rows(f.data, skip=skip)
+    facts = [
+        r for r in rows if not r["table"] and not r.get("count") and len(r["text"]) <= _FACT_MAX
+    ]
+    n_pos, n_vcf = f.data.get("n_positions"), f.data.get("n_positions_in_vcf")
+    return {
+        "anchor": anchor,
+        "gene": gene,
+        "title": f.title,
+        "diplotype": _scalar(f.data.get("diplotype") or "—"),
+        "phenotype": _scalar(f.data.get("phenotype") or "—"),
+        "activity_score": _scalar(score) if score is not None else "—",
+        "confidence": f.confidence.value.replace("_", " "),
+        "color": _color(f.color),
+        "status": str(f.data.get("status") or ""),
+        "positions": f"{n_vcf}/{n_pos}" if n_pos is not None and n_vcf is not None else "—",
+        "knowledge_version": _scalar(f.data.get("knowledge_version")),
+        "summary": f.summary,
+        "data": rows,
+        "facts": facts,
+        "details": [r for r in rows if r not in facts],
+        "evidence": _evidence(f.evidence),
+        "limitations": [lim.text for lim in f.limitations],
+        "compact": is_normal_call(f),
+    }
+
+
+def _grey_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Grey drug rows grouped by their (identical) recommendation text, first-seen order."""
+    groups: dict[str, dict[str, Any]] = {}
+    for d in rows:
+        text = " ".join(str(d["text"]).split())
+        g = groups.setdefault(text, {"text": text, "drugs": []})
+        g["drugs"].append(d)
+    return list(groups.values())
 
 
 def _pgx_section(findings: list[Finding], prefix: str) -> dict[str, Any]:
@@ -247,23 +339,7 @@ def _pgx_section(findings: list[Finding], prefix: str) -> dict[str, Any]:
                 row["confidence"] = f.confidence.value.replace("_", " ")
                 drugs.append(row)
         elif f.kind == "diplotype":
-            gene = f.genes[0] if f.genes else str(f.data.get("gene", f.title))
-            score = f.data.get("activity_score", f.score)
-            genes.append(
-                {
-                    "anchor": f"{prefix}-{i}",
-                    "gene": gene,
-                    "title": f.title,
-                    "diplotype": _scalar(f.data.get("diplotype") or "—"),
-                    "phenotype": _scalar(f.data.get("phenotype") or "—"),
-                    "activity_score": _scalar(score) if score is not None else "—",
-                    "confidence": f.confidence.value.replace("_", " "),
-                    "summary": f.summary,
-                    "data": data_rows(f.data, skip=(*_DIPLOTYPE_KEYS, "gene")),
-                    "evidence": _evidence(f.evidence),
-                    "limitations": [lim.text for lim in f.limitations],
-                }
-            )
+            genes.append(_gene_entry(f, f"{prefix}-{i}"))
         else:
             others.append(_finding_card(f, f"{prefix}-{i}"))
     drugs.sort(key=lambda d: (_COLOR_SEVERITY.get(d["color"]["value"], 9), str(d["drug"]).lower()))
@@ -277,7 +353,22 @@ def _pgx_section(findings: list[Finding], prefix: str) -> dict[str, Any]:
             ],
             title="Drug recommendations by traffic-light level",
         )
-    return {"drugs": drugs, "genes": genes, "others": others, "chart": chart}
+    main = [d for d in drugs if d["color"]["value"] != "grey"]
+    grey = [d for d in drugs if d["color"]["value"] == "grey"]
+    # full cards: called genes first (actionable), then the rest; order kept within each
+    cards = [g for g in genes if not g["compact"]]
+    cards.sort(key=lambda g: g["status"].lower() not in ("called", ""))
+    return {
+        "drugs": drugs,
+        "main_drugs": main,
+        "grey_drugs": grey,
+        "grey_groups": _grey_groups(grey),
+        "genes": genes,
+        "normal_genes": [g for g in genes if g["compact"]],
+        "gene_cards": cards,
+        "others": others,
+        "chart": chart,
+    }
 
 
 def _section_order(result: AnalysisResult) -> list[str]:
