@@ -328,3 +328,19 @@ def test_context_counts_colours() -> None:
     ctx = build_context(full_result())
     assert ctx["colors"] == {"red": 1, "yellow": 2, "green": 1, "grey": 4}
     assert ctx["n_findings"] == 8
+
+
+def test_not_callable_genes_are_compact_rows_with_their_reason() -> None:
+    from genoma.model.findings import Confidence, Finding, Limitation
+    from genoma.report.html import _pgx_section
+
+    reason = "the VCF has no record in the ABCB1 region: none of its 3 positions assessed"
+    f = Finding(analysis="pgx", analysis_version="0", kind="diplotype", title="ABCB1 not callable",
+                subject="S", genes=("ABCB1",), confidence=Confidence.NOT_ASSESSABLE,
+                limitations=(Limitation(text=reason),),
+                data={"gene": "ABCB1", "diplotype": None, "phenotype": "Indeterminate",
+                      "status": "not_callable"})
+    sec = _pgx_section([f], "t")
+    assert [g["gene"] for g in sec["not_callable_genes"]] == ["ABCB1"]
+    assert not sec["gene_cards"]
+    assert reason in sec["not_callable_genes"][0]["limitations"]

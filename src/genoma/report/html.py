@@ -356,8 +356,10 @@ def _pgx_section(findings: list[Finding], prefix: str) -> dict[str, Any]:
     main = [d for d in drugs if d["color"]["value"] != "grey"]
     grey = [d for d in drugs if d["color"]["value"] == "grey"]
     # full cards: called genes first (actionable), then the rest; order kept within each
-    cards = [g for g in genes if not g["compact"]]
+    cards = [g for g in genes if not g["compact"] and g["status"] != "not_callable"]
     cards.sort(key=lambda g: g["status"].lower() not in ("called", ""))
+    # genes the VCF cannot speak to: one compact row each (reason = their limitation)
+    not_callable = [g for g in genes if not g["compact"] and g["status"] == "not_callable"]
     return {
         "drugs": drugs,
         "main_drugs": main,
@@ -366,6 +368,7 @@ def _pgx_section(findings: list[Finding], prefix: str) -> dict[str, Any]:
         "genes": genes,
         "normal_genes": [g for g in genes if g["compact"]],
         "gene_cards": cards,
+        "not_callable_genes": not_callable,
         "others": others,
         "chart": chart,
     }
