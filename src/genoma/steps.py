@@ -34,6 +34,7 @@ class PatientContext:
     patient: Patient
     manifest: RunManifest
     outside_calls: Path | None = None
+    pgs: list[Path] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -89,13 +90,64 @@ def _warfarin(ctx: PatientContext, pgx_findings: list[Finding]) -> list[Finding]
     return [f] if f is not None else []
 
 
+def _risk_reference(build: str) -> Any:
+    """The embedded 1000 Genomes panel for ancestry, or ``None`` when not installed."""
+    from genoma.errors import KnowledgeError
+
+    try:
+        from genoma.analyses.ancestry.assign import ReferenceGenotypes
+        from genoma.kb import refpanel
+
+        return ReferenceGenotypes.from_panel(refpanel.load(build))
+    except (KnowledgeError, ModuleNotFoundError) as exc:
+        _log.warning("no ancestry reference for the polygenic scores (%s)", exc)
+        return None
+
+
+def _risk_step(ctx: PatientContext) -> list[Finding]:
+    """Polygenic scores of the patient for the ``--pgs`` scoring files (none: no step).
+
+    Raises
+    ------
+    MalformedInputError
+        A malformed scoring file (exit 4).
+    InconsistentInputError
+        A scoring file on another build, or its overlap below the guard (exit 5).
+    """
+    if not ctx.pgs:
+        return []
+    from genoma.analyses.risk.findings import risk_analysis
+    from genoma.io.pgs import load_target, read_scoring_file
+    from genoma.kb.base import get_source
+    from genoma.provenance import InputFile, KnowledgeVersion
+
+    scores = [read_scoring_file(p) for p in ctx.pgs]
+    for s in scores:
+        ctx.manifest.inputs.append(InputFile.of("pgs", s.path))
+        ctx.manifest.add_knowledge(KnowledgeVersion(
+            name=s.pgs_id, version=s.header.get("format_version", "custom"),
+            license=s.license, source=str(s.path)))
+    ctx.manifest.parameters["pgs"] = [str(p) for p in ctx.pgs]
+    ctx.manifest.parameters["pgs_licenses"] = {s.pgs_id: s.license for s in scores}
+    target = load_target(ctx.vcf, samples=[ctx.sample], build=ctx.build)
+    if target.build is None:
+        target.build = ctx.build
+    reference = _risk_reference(ctx.build)
+    run, findings = risk_analysis(target, scores, sample=ctx.sample, reference=reference)
+    if run.ancestry is not None:
+        src = get_source("1kg-peddy")
+        ctx.manifest.add_knowledge(KnowledgeVersion(
+            name=src.name, version=src.version, license=src.license, source=src.source))
+    return findings
+
+
 def _overview_step(ctx: PatientContext) -> list[Finding]:
     from genoma.analyses import overview
     from genoma.io.vcf import open_vcf
     from genoma.kb import get_source
+    from genoma.kb.genes import gene_source
 
-    genes = get_source("genes")
-    genes.require_build(ctx.build)
+    genes = gene_source(ctx.build)  # gencode-grch37 for GRCh37 once installed
     hpo = get_source("hpo")
     for s in (genes, hpo):
         ctx.manifest.add_knowledge(s.describe())
@@ -250,6 +302,10 @@ def patient_steps() -> list[Step]:
         from genoma.analyses.pgx import PGX_VERSION
 
         steps.append(Step("pgx", PGX_VERSION, _pgx_step))
+    if _available("genoma.analyses.risk.findings"):
+        from genoma.analyses.risk.run import ANALYSIS_VERSION as RISK_VERSION
+
+        steps.append(Step("risk", RISK_VERSION, _risk_step))
     if _available("genoma.analyses.rare"):
         from genoma.analyses.rare import ANALYSIS_VERSION as RARE_VERSION
 

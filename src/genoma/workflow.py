@@ -35,6 +35,7 @@ class AnalyzeOptions:
     sample: str | None = None
     build: str | None = None
     outside_calls: Path | None = None
+    pgs: list[Path] = field(default_factory=list)
     formats: Sequence[str] = REPORT_FORMATS
     command: str = "genoma analyze"
     extra_limitations: list[Limitation] = field(default_factory=list)
@@ -119,7 +120,7 @@ def analyze_patient(opts: AnalyzeOptions, manifest: RunManifest) -> AnalysisResu
 
     ctx = steps.PatientContext(
         vcf=opts.vcf, sample=sample, build=build, patient=patient,
-        outside_calls=opts.outside_calls, manifest=manifest,
+        outside_calls=opts.outside_calls, manifest=manifest, pgs=list(opts.pgs),
     )
     for step in steps.patient_steps():
         _log.info("running %s", step.name)

@@ -38,6 +38,9 @@ def analyze(
     build: str | None = typer.Option(None, "--build", help="GRCh37 or GRCh38 when the header cannot tell."),
     outside_calls: Path | None = typer.Option(
         None, "--outside-calls", help="PGx outside calls (PharmCAT format TSV), e.g. CYP2D6."),
+    pgs: list[Path] | None = typer.Option(
+        None, "--pgs", help="PGS Catalog scoring file for the disease-risk section "
+        "(repeatable; same build as the VCF)."),
     fmt: str = typer.Option("html,pdf,json,fhir", "--format", help="Report formats."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
@@ -52,7 +55,7 @@ def analyze(
     check_output_dir(out, force)  # refuse before any work
     opts = AnalyzeOptions(
         vcf=vcf, phenopacket=phenopacket, sample=sample, build=build,
-        outside_calls=outside_calls, formats=_formats(fmt),
+        outside_calls=outside_calls, pgs=list(pgs or []), formats=_formats(fmt),
         command=shlex.join(["genoma", *sys.argv[1:]]),
     )
     with console.status("analysing…"):
