@@ -261,3 +261,52 @@ def simulate_cmd(
                   seed=seed)
     if json_out:
         emit_json(summary)
+
+
+@app.command("regions")
+@handle_errors
+def regions_cmd(
+    store: Path = typer.Argument(..., help="Cohort store (genotypes for LD)."),
+    gwas_tsv: Path = typer.Option(..., "--gwas", help="gwas.tsv (chrom, pos, p[, id, ref, alt])."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    p1: float = typer.Option(5e-8, "--p1", help="Index variant p threshold."),
+    p2: float = typer.Option(1e-2, "--p2", help="Clump member p threshold."),
+    r2: float = typer.Option(0.1, "--r2", help="r² with the index to join its clump."),
+    kb: float = typer.Option(250, "--kb", help="Clump window (kb)."),
+    flank_kb: float = typer.Option(50, "--flank-kb", help="Region flank around a clump (kb)."),
+    force: bool = typer.Option(False, "--force"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """LD clumping into independent loci, ranked regions with nearest genes: regions.tsv."""
+    import pandas as pd
+
+    from genoma.analyses.cohort.clump import VERSION, clump, regions_of_interest
+    from genoma.errors import InputMissingError, MalformedInputError
+    from genoma.io.output import check_output_dir, run_directory
+    from genoma.io.vcz import open_cohort
+
+    t0 = time.perf_counter()
+    check_output_dir(out, force)
+    if not gwas_tsv.is_file():
+        raise InputMissingError("association table not found", path=gwas_tsv)
+    try:
+        table = pd.read_csv(gwas_tsv, sep="\t", na_values=["NA"], keep_default_na=False,
+                            dtype={"chrom": str, "id": str, "ref": str, "alt": str})
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise MalformedInputError(f"cannot read association table: {exc}",
+                                  path=gwas_tsv) from exc
+    table = table.rename(columns={"#CHROM": "chrom", "POS": "pos", "ID": "id", "P": "p"})
+    ds = open_cohort(store)
+    build = str(ds.attrs.get("genome_build", "unknown"))
+    clumps = clump(ds, table, p1=p1, p2=p2, r2=r2, kb_window=kb)
+    regions = regions_of_interest(clumps, build, flank_kb=flank_kb)
+    summary = {"regions": len(regions), "clumped_variants": len(clumps),
+               "min_p": float(regions.lead_p.min()) if len(regions) else None,
+               "genome_build": build}
+    with run_directory(out, force=True) as tmp:
+        regions.to_csv(tmp / "regions.tsv", sep="\t", index=False, float_format="%.6g")
+        clumps.to_csv(tmp / "clumps.tsv", sep="\t", index=False, float_format="%.6g")
+        _manifest("cohort regions", tmp, t0, summary, [gwas_tsv], store=str(store), p1=p1,
+                  p2=p2, r2=r2, kb=kb, flank_kb=flank_kb, analysis_version=VERSION)
+    if json_out:
+        emit_json(summary)
