@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Peer tools the validation tests compare against (Debian packages): plink2, bcftools.
+# Peer tools the validation tests compare against (Debian packages): plink2, plink1.9, bcftools.
 # Installed when missing and when we may (root with apt-get); otherwise the tests that
 # need them skip with a reason. Never fails the build by itself.
 set -uo pipefail
 need=()
 command -v plink2 >/dev/null || need+=(plink2)
 command -v bcftools >/dev/null || need+=(bcftools)
+command -v plink1.9 >/dev/null || need+=(plink1.9)
 # pgscatalog-calc (the ancestry-adjustment peer) pins numpy 1.x: its own venv.
 peer=.venv-peers/pgscalc
 if [ ! -x "$peer/bin/pgscatalog-ancestry-adjust" ]; then
