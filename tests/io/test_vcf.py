@@ -386,3 +386,25 @@ def test_real_panel_genotypes_shape():
     assert set(np.unique(g.gt)) <= {-1, 0, 1, 2}
     # phased panel: every called diploid genotype is phased
     assert g.phased[(g.gt >= 0).all(axis=2)].all()
+
+
+def test_unindexed_multi_region_read_is_one_pass_and_each_record_once(tmp_path: Path) -> None:
+    """Without an index, several regions are served by one pass; overlapping regions
+    never return a record twice."""
+    body = "".join(f"chr1\t{p}\t.\tA\tG\t50\tPASS\t.\tGT\t0|1\n" for p in range(100, 1100, 100))
+    path = tmp_path / "multi.vcf"
+    path.write_text("##fileformat=VCFv4.2\n" + GRCH38_CONTIGS
+                    + '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+                    + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n" + body)
+    with open_vcf(path) as v:
+        calls = {"n": 0}
+        real = v._full_pass_reader
+
+        def counting():
+            calls["n"] += 1
+            return real()
+
+        v._full_pass_reader = counting
+        g = v.genotypes(["chr1:150-350", "1:300-450", "chr1:900-900", "chr2:1-10"])
+    assert calls["n"] == 1
+    assert g.pos.tolist() == [200, 300, 400, 900]

@@ -35,6 +35,7 @@ not the column count of rows elsewhere in the file.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import gzip
 import os
@@ -597,14 +598,52 @@ class VcfFile:
             warnings.filterwarnings("ignore", message="no intervals found", category=UserWarning)
             return next(it, None)
 
-    def _records(self, region: str | None) -> Iterator[tuple[Any, int | None]]:
-        """Yield ``(record, index)`` — index = 0-based record number in a full pass."""
+    def _region_index(self, regions: Sequence[str]) -> dict[str, tuple[list[int], list[int]]]:
+        """Regions merged per canonical chromosome: sorted, disjoint half-open intervals."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for region in regions:
+            chrom, start, end = self._parse_region(region)
+            spans.setdefault(canonical_chrom(chrom), []).append(
+                (start - 1, end if end is not None else 2**62))
+        out: dict[str, tuple[list[int], list[int]]] = {}
+        for c, ivs in spans.items():
+            starts: list[int] = []
+            ends: list[int] = []
+            for s0, e1 in sorted(ivs):
+                if starts and s0 <= ends[-1]:
+                    ends[-1] = max(ends[-1], e1)
+                else:
+                    starts.append(s0)
+                    ends.append(e1)
+            out[c] = (starts, ends)
+        return out
+
+    def _records_in(self, regions: Sequence[str] | None) -> Iterator[tuple[Any, int | None]]:
+        """Records overlapping any of ``regions`` (all records when ``None``), each once.
+
+        With an index, one query per region; without one, a single pass over the file
+        (not one pass per region).
+        """
+        if not regions:
+            yield from self._records(None)
+        elif self.has_index():
+            for region in regions:
+                yield from self._records(region)
+        else:
+            yield from self._records(None, self._region_index(regions))
+
+    def _records(
+        self, region: str | None,
+        targets: dict[str, tuple[list[int], list[int]]] | None = None,
+    ) -> Iterator[tuple[Any, int | None]]:
+        """Yield ``(record, index)`` — index = 0-based record number in a full pass.
+
+        ``targets`` (from :meth:`_region_index`) filters a full pass to several regions.
+        """
         if region is None or not self.has_index():
-            target = None
             if region is not None:
-                chrom, start, end = self._parse_region(region)
-                target = canonical_chrom(chrom)
-                start0, end1 = start - 1, (end if end is not None else 2**62)
+                targets = self._region_index([region])
+            canon: dict[str, str] = {}
             it = iter(self._full_pass_reader())
             counted = self._start_count()
             i = -1
@@ -618,11 +657,16 @@ class VcfFile:
                     break
                 i += 1
                 self._check_record(rec, i)
-                if target is not None and (
-                    canonical_chrom(rec.CHROM) != target
-                    or not (rec.start < end1 and rec.end > start0)
-                ):
-                    continue
+                if targets is not None:
+                    c = canon.get(rec.CHROM)
+                    if c is None:
+                        c = canon[rec.CHROM] = canonical_chrom(rec.CHROM)
+                    iv = targets.get(c)
+                    if iv is None:
+                        continue
+                    j = bisect.bisect_left(iv[0], rec.end) - 1
+                    if j < 0 or iv[1][j] <= rec.start:
+                        continue
                 yield rec, i
             self._check_totals(i + 1, counted)
             return
@@ -767,48 +811,47 @@ class VcfFile:
         missing = np.full((n, 2), -1, dtype=np.int8)
         unphased = np.zeros(n, dtype=bool)
         k = 0
-        for region in (regions or [None]):
-            for rec, idx in self._records(region):
-                raw = self._gt_array(rec, idx)
-                rec_alts = rec.ALT
-                if raw is None:
+        for rec, idx in self._records_in(regions):
+            raw = self._gt_array(rec, idx)
+            rec_alts = rec.ALT
+            if raw is None:
+                alle = missing
+                phased = unphased
+            else:
+                ploidy = raw.shape[1] - 1
+                if ploidy == 2:
+                    alle = raw[:, :2].astype(np.int8)
+                elif ploidy == 1:
+                    alle = np.concatenate(
+                        [raw[:, :1], np.full((n, 1), -2, dtype=raw.dtype)], axis=1
+                    ).astype(np.int8)
+                else:  # no GT values at all
                     alle = missing
-                    phased = unphased
+                phased = raw[:, -1].astype(bool)
+                phased &= alle[:, 1] != -2  # a haploid call has no phase
+            chrom = self._chrom_ok.get(rec.CHROM) or canonical_chrom(rec.CHROM)
+            ref_u = rec.REF.upper()
+            rid = rec.ID or ""
+            for ai, alt in enumerate(rec_alts, start=1):
+                if alt in _NON_ALLELES or _BREAKEND.fullmatch(alt):
+                    continue
+                if alt.startswith("<"):
+                    pos, ref, a = rec.POS, ref_u, alt
                 else:
-                    ploidy = raw.shape[1] - 1
-                    if ploidy == 2:
-                        alle = raw[:, :2].astype(np.int8)
-                    elif ploidy == 1:
-                        alle = np.concatenate(
-                            [raw[:, :1], np.full((n, 1), -2, dtype=raw.dtype)], axis=1
-                        ).astype(np.int8)
-                    else:  # no GT values at all
-                        alle = missing
-                    phased = raw[:, -1].astype(bool)
-                    phased &= alle[:, 1] != -2  # a haploid call has no phase
-                chrom = self._chrom_ok.get(rec.CHROM) or canonical_chrom(rec.CHROM)
-                ref_u = rec.REF.upper()
-                rid = rec.ID or ""
-                for ai, alt in enumerate(rec_alts, start=1):
-                    if alt in _NON_ALLELES or _BREAKEND.fullmatch(alt):
-                        continue
-                    if alt.startswith("<"):
-                        pos, ref, a = rec.POS, ref_u, alt
-                    else:
-                        pos, ref, a = normalize_alleles(rec.POS, ref_u, alt.upper())
-                    if len(rec_alts) == 1:
-                        g = alle
-                    else:
-                        g = np.where(alle == ai, 1, np.where(alle > 0, 2, alle)).astype(np.int8)
-                    chroms.append(chrom)
-                    poss.append(pos)
-                    refs.append(ref)
-                    alts.append(a)
-                    ids.append(rid)
-                    recidx.append(k)
-                    gts.append(g)
-                    phs.append(phased)
-                k += 1
+                    pos, ref, a = normalize_alleles(rec.POS, ref_u, alt.upper())
+                if len(rec_alts) == 1:
+                    g = alle
+                else:
+                    g = np.where(alle == ai, 1, np.where(alle > 0, 2, alle)).astype(np.int8)
+                chroms.append(chrom)
+                poss.append(pos)
+                refs.append(ref)
+                alts.append(a)
+                ids.append(rid)
+                recidx.append(k)
+                gts.append(g)
+                phs.append(phased)
+            k += 1
         if gts:
             gt = np.stack(gts)
             ph = np.stack(phs)
