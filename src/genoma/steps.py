@@ -183,6 +183,14 @@ class RareRun:
     knowledge: Any
     annotations: Path | None
     build: str | None
+    gene_variants: Any = None
+    """The patient's variants by gene (``None`` for a phenotype-only run)."""
+    annotated: bool = False
+    """Whether ``gene_variants`` carry consequences."""
+    gene_chroms: dict[str, str] | None = None
+    """Gene → chromosome of the knowledge's genes (when a VCF was read)."""
+    genotype_limitations: tuple[Any, ...] = ()
+    """Caveats of the genotype step (e.g. parents absent from the VCF)."""
 
 
 def rare_diagnosis(
@@ -197,25 +205,38 @@ def rare_diagnosis(
     genes: list[str] | None = None,
     hpo_annotations: Path | None = None,
     source: Path | None = None,
+    genotype_from: RareRun | None = None,
 ) -> RareRun:
     """Read what the rare-disease analysis needs and rank diagnoses for one patient.
 
-    Used by ``genoma rare`` and by the ``rare`` step of ``genoma analyze``.
+    Used by ``genoma rare`` and by the ``rare`` step of ``genoma analyze``. The
+    knowledge comes from :func:`genoma.kb.rare_cache.load_rare_knowledge` (disk cache).
+
+    ``genotype_from``: an earlier :class:`RareRun` of the same patient whose grouped
+    variants (``gene_variants``, consequences, build, parents' caveats) are reused, so
+    re-ranking after the phenotypes change reads and annotates no VCF; ``vcf``,
+    ``sample``, ``ped``, ``fasta`` and ``transcripts`` are then ignored.
     """
-    from genoma.analyses.rare import collect_gene_variants, diagnose, get_knowledge
+    from genoma.analyses.rare import collect_gene_variants, diagnose
     from genoma.errors import UsageError
-    from genoma.kb.hpo_annotations import find_annotations, read_annotation_tables
+    from genoma.kb.hpo_annotations import find_annotations
+    from genoma.kb.rare_cache import load_rare_knowledge
     from genoma.model.findings import Limitation
 
     ann_path = find_annotations(hpo_annotations)
-    tables = read_annotation_tables(ann_path) if ann_path else None
-    kn = get_knowledge(tables)
+    kn = load_rare_knowledge(ann_path)
     limitations: list[Limitation] = []
     gene_variants = None
     annotated = False
     gene_chroms: dict[str, str] = {}
     vcf_build = None
-    if vcf is not None:
+    if genotype_from is not None:
+        gene_variants = genotype_from.gene_variants
+        annotated = genotype_from.annotated
+        gene_chroms = dict(genotype_from.gene_chroms or {})
+        vcf_build = genotype_from.build
+        limitations.extend(genotype_from.genotype_limitations)
+    elif vcf is not None:
         from genoma.analyses.rare.genotype import annotate_calls
         from genoma.io.vcf import open_vcf
         from genoma.kb.genes import gene_table
@@ -266,7 +287,10 @@ def rare_diagnosis(
     res = diagnose(patient, kn, gene_variants=gene_variants, annotated=annotated,
                    genes=genes, build=vcf_build, gene_chroms=gene_chroms,
                    limitations=limitations, source=source)
-    return RareRun(result=res, knowledge=kn, annotations=ann_path, build=vcf_build)
+    return RareRun(result=res, knowledge=kn, annotations=ann_path, build=vcf_build,
+                   gene_variants=gene_variants, annotated=annotated,
+                   gene_chroms=gene_chroms if gene_variants is not None else None,
+                   genotype_limitations=tuple(limitations))
 
 
 def _rare_step(ctx: PatientContext) -> list[Finding]:

@@ -30,15 +30,22 @@ from genoma.errors import KnowledgeError, MalformedInputError
 
 __all__ = [
     "FREQUENCY_TERMS",
+    "KNOWLEDGE_VERSION",
     "MOI_TERMS",
     "AnnotationTables",
     "DiseaseRecord",
     "RareKnowledge",
     "build_knowledge",
+    "knowledge_from_arrays",
+    "knowledge_to_arrays",
     "parse_frequency",
     "parse_genes_to_phenotype",
     "parse_hpoa",
 ]
+
+#: Version of the knowledge-building code: bump it whenever :func:`build_knowledge` or the
+#: layout of :func:`knowledge_to_arrays` changes, so on-disk caches are rebuilt.
+KNOWLEDGE_VERSION = "1"
 
 #: HPO frequency terms → probability (midpoints of HPO's definitions).
 FREQUENCY_TERMS: dict[str, float] = {
@@ -516,5 +523,122 @@ def build_knowledge(ontology: Any, tables: AnnotationTables | None = None, *,
         gene_rows={g: np.asarray(r) for g, r in gene_rows.items()},
         has_gene_links=has_links, annotation_version=version,
         hpo_version=str(getattr(ontology, "version", "unknown")),
+        row_of={d: i for i, d in enumerate(ids)},
+    )
+
+
+_MATRICES = ("implied", "direct", "not_terms")
+
+
+def knowledge_to_arrays(kn: RareKnowledge) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Split knowledge into NumPy arrays and JSON-serialisable metadata (for a cache).
+
+    The ontology object is not included: :func:`knowledge_from_arrays` takes it again.
+
+    Returns
+    -------
+    tuple
+        ``(arrays, meta)``: plain numeric arrays (no object dtype, loadable with
+        ``allow_pickle=False``) and a dict of strings, lists and booleans.
+    """
+    arrays: dict[str, np.ndarray] = {
+        "anc_ptr": np.asarray(kn._anc_ptr, dtype=np.int64),
+        "anc": np.asarray(kn._anc, dtype=np.int32),
+        "ic": np.asarray(kn.ic),
+        "bg": np.asarray(kn.bg),
+    }
+    for name in _MATRICES:
+        m = sp.csc_matrix(getattr(kn, name))
+        arrays[f"{name}_data"] = m.data.astype(np.float32)
+        arrays[f"{name}_indices"] = m.indices.astype(np.int32)
+        arrays[f"{name}_indptr"] = m.indptr.astype(np.int64)
+    genes = list(kn.gene_rows)
+    sizes = np.fromiter((len(kn.gene_rows[g]) for g in genes), dtype=np.int64, count=len(genes))
+    arrays["gene_rows_ptr"] = np.r_[np.int64(0), np.cumsum(sizes)].astype(np.int64)
+    arrays["gene_rows_idx"] = (np.concatenate([np.asarray(kn.gene_rows[g], dtype=np.int64)
+                                               for g in genes])
+                               if genes else np.zeros(0, dtype=np.int64))
+    meta: dict[str, Any] = {
+        "knowledge_version": KNOWLEDGE_VERSION,
+        "hpo_version": kn.hpo_version,
+        "annotation_version": kn.annotation_version,
+        "has_gene_links": bool(kn.has_gene_links),
+        "term_ids": list(kn.term_ids),
+        "disease_ids": list(kn.disease_ids),
+        "disease_names": list(kn.disease_names),
+        "moi": [sorted(m) for m in kn.moi],
+        "row_genes": [list(g) for g in kn.row_genes],
+        "genes": genes,
+    }
+    return arrays, meta
+
+
+def knowledge_from_arrays(ontology: Any, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+                          ) -> RareKnowledge:
+    """Rebuild :class:`RareKnowledge` from :func:`knowledge_to_arrays` output.
+
+    Every array is checked against the metadata (lengths, index ranges, the ontology's
+    release), so a truncated or foreign cache is rejected rather than trusted.
+
+    Raises
+    ------
+    KnowledgeError
+        The arrays or metadata are missing, inconsistent, or from another code version
+        or HPO release.
+    """
+    try:
+        if meta.get("knowledge_version") != KNOWLEDGE_VERSION:
+            raise KnowledgeError(f"knowledge code version {meta.get('knowledge_version')!r} "
+                                 f"is not {KNOWLEDGE_VERSION!r}")
+        hpo_version = str(getattr(ontology, "version", "unknown"))
+        if meta["hpo_version"] != hpo_version:
+            raise KnowledgeError(f"HPO release {meta['hpo_version']!r} is not {hpo_version!r}")
+        term_ids = [str(t) for t in meta["term_ids"]]
+        ids = [str(d) for d in meta["disease_ids"]]
+        names = [str(d) for d in meta["disease_names"]]
+        moi = [frozenset(str(c) for c in m) for m in meta["moi"]]
+        row_genes = [tuple(str(g) for g in gs) for gs in meta["row_genes"]]
+        genes = [str(g) for g in meta["genes"]]
+        n_rows, n_terms = len(ids), len(term_ids)
+        if not (len(names) == len(moi) == len(row_genes) == n_rows):
+            raise KnowledgeError("row metadata lengths differ")
+        anc_ptr = np.asarray(arrays["anc_ptr"], dtype=np.int64)
+        anc = np.asarray(arrays["anc"], dtype=np.int32)
+        if (len(anc_ptr) != n_terms + 1 or anc_ptr[0] != 0 or anc_ptr[-1] != len(anc)
+                or np.any(np.diff(anc_ptr) < 0)
+                or (len(anc) and (anc.min() < 0 or anc.max() >= n_terms))):
+            raise KnowledgeError("inconsistent ancestor arrays")
+        ic, bg = np.asarray(arrays["ic"]), np.asarray(arrays["bg"])
+        if (ic.shape != (n_terms,) or bg.shape != (n_terms,) or ic.dtype.kind != "f"
+                or bg.dtype.kind != "f"):
+            raise KnowledgeError("inconsistent term arrays")
+        mats = {}
+        for name in _MATRICES:
+            data = np.asarray(arrays[f"{name}_data"], dtype=np.float32)
+            ind = np.asarray(arrays[f"{name}_indices"], dtype=np.int32)
+            ptr = np.asarray(arrays[f"{name}_indptr"], dtype=np.int64)
+            if (len(ptr) != n_terms + 1 or ptr[0] != 0 or ptr[-1] != len(data)
+                    or len(ind) != len(data) or np.any(np.diff(ptr) < 0)
+                    or (len(ind) and (ind.min() < 0 or ind.max() >= n_rows))):
+                raise KnowledgeError(f"inconsistent matrix {name}")
+            mats[name] = sp.csc_matrix((data, ind, ptr), shape=(n_rows, n_terms))
+        gptr = np.asarray(arrays["gene_rows_ptr"], dtype=np.int64)
+        gidx = np.asarray(arrays["gene_rows_idx"], dtype=np.int64)
+        if (len(gptr) != len(genes) + 1 or gptr[0] != 0 or gptr[-1] != len(gidx)
+                or np.any(np.diff(gptr) < 0)
+                or (len(gidx) and (gidx.min() < 0 or gidx.max() >= n_rows))):
+            raise KnowledgeError("inconsistent gene rows")
+    except KnowledgeError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KnowledgeError(f"unreadable rare-disease knowledge arrays: {exc}") from exc
+    return RareKnowledge(
+        ontology=ontology, term_ids=term_ids, _anc_ptr=anc_ptr, _anc=anc,
+        ic=ic, bg=bg, implied=mats["implied"], direct=mats["direct"],
+        not_terms=mats["not_terms"], disease_ids=ids, disease_names=names, moi=moi,
+        row_genes=row_genes,
+        gene_rows={g: gidx[gptr[i]:gptr[i + 1]].copy() for i, g in enumerate(genes)},
+        has_gene_links=bool(meta["has_gene_links"]),
+        annotation_version=str(meta["annotation_version"]), hpo_version=hpo_version,
         row_of={d: i for i, d in enumerate(ids)},
     )
