@@ -23,8 +23,15 @@ from typing import Any
 
 from genoma.errors import UsageError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "check_output_dir", "run_directory",
-           "run_log", "write_json"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_output_dir",
+    "replace_directory",
+    "run_directory",
+    "run_log",
+    "write_json",
+]
 
 
 def check_output_dir(out: str | Path, force: bool) -> Path:
@@ -57,6 +64,15 @@ def run_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    replace_directory(tmp, final)
+
+
+def replace_directory(tmp: Path, final: Path) -> None:
+    """Move the complete directory ``tmp`` to ``final``, replacing any old ``final``.
+
+    The old directory is first renamed aside, so ``final`` is never half-written: it is
+    either the old complete directory or the new one.
+    """
     old = None
     if final.exists():
         old = final.parent / f".{final.name}.old-{os.getpid()}"

@@ -211,13 +211,9 @@ def finalise_store(tmp: Path, final: Path, attrs: dict[str, Any]) -> None:
     root.attrs.update(attrs)
     zarr.consolidate_metadata(str(tmp))
     (tmp / MARKER).write_text(json.dumps(attrs, indent=2, default=str) + "\n")
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    from genoma.io.output import replace_directory
+
+    replace_directory(tmp, final)
 
 
 def partial_path(out: Path) -> Path:
