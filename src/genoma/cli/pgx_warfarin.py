@@ -42,7 +42,7 @@ def warfarin(
         predict_weekly_dose,
     )
     from genoma.io.iwpc import read_iwpc_table
-    from genoma.io.output import check_output_dir, run_directory, write_json
+    from genoma.io.output import check_output_dir, run_directory, run_log, write_json
     from genoma.provenance import InputFile, KnowledgeVersion, RunManifest
 
     check_output_dir(out, force)
@@ -65,13 +65,12 @@ def warfarin(
     for sid, (_, r) in zip(features["id"], pred.iterrows(), strict=True):
         vals = [("NA" if r[c] != r[c] else f"{r[c]:.2f}") for c in COLUMNS[1:4]]
         lines.append("\t".join([str(sid), *vals, r["imputed"]]))
-    with run_directory(out, force=force) as tmp:
+    with run_directory(out, force=force) as tmp, run_log(tmp):
         (tmp / "warfarin.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        log = [f"genoma {__version__}: genoma pgx warfarin {table}",
-               f"rows: {len(features)}; with imputed age/height/weight: {n_imputed}; "
-               f"without dose: {n_missing}", f"model: {model.version} "
-               f"({model.metadata.get('training_data', '')})"]
-        (tmp / "run.log").write_text("\n".join(log) + "\n", encoding="utf-8")
+        _log.info("genoma %s: genoma pgx warfarin %s", __version__, table)
+        _log.info("rows: %d; with imputed age/height/weight: %d; without dose: %d",
+                  len(features), n_imputed, n_missing)
+        _log.info("model: %s (%s)", model.version, model.metadata.get("training_data", ""))
         manifest.outputs = ["warfarin.tsv", "manifest.json", "run.log"]
         manifest.finish("ok")
         write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
