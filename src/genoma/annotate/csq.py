@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -40,7 +41,7 @@ from genoma.annotate.transcripts import Transcript, TranscriptIndex, read_transc
 from genoma.errors import InputMissingError, MalformedInputError, UsageError
 from genoma.model.variant import canonical_chrom
 
-__all__ = ["CSQ_FIELDS", "AnnotationStats", "Annotator", "annotate_vcf", "csq_header"]
+__all__ = ["CSQ_FIELDS", "AnnotationStats", "Annotator", "CsqExtender", "annotate_vcf", "csq_header"]
 
 CSQ_FIELDS = [
     "Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "Feature_type", "Feature", "BIOTYPE",
@@ -50,12 +51,33 @@ CSQ_FIELDS = [
 ]
 
 
-def csq_header() -> dict[str, str]:
-    """The ``##INFO=<ID=CSQ…>`` declaration (cyvcf2 ``add_info_to_header`` form)."""
+def csq_header(extra_fields: list[str] | None = None) -> dict[str, str]:
+    """The ``##INFO=<ID=CSQ…>`` declaration (cyvcf2 ``add_info_to_header`` form).
+
+    ``extra_fields`` (an extender's, e.g. ClinVar / ACMG fields) are appended after
+    :data:`CSQ_FIELDS`, never reordering them.
+    """
     return {
         "ID": "CSQ", "Number": ".", "Type": "String",
-        "Description": "Consequence annotations from genoma. Format: " + "|".join(CSQ_FIELDS),
+        "Description": "Consequence annotations from genoma. Format: "
+        + "|".join(CSQ_FIELDS + list(extra_fields or ())),
     }
+
+
+class CsqExtender(Protocol):
+    """Appends fields to CSQ entries (e.g. :class:`genoma.annotate.evidence.EvidenceAnnotator`).
+
+    ``fields`` are declared after :data:`CSQ_FIELDS`; ``bind`` receives the
+    :class:`Annotator`; ``extend`` returns, per record of a batch, the entries with
+    ``"|" + …`` appended (one per entry, same order).
+    """
+
+    fields: list[str]
+
+    def bind(self, annotator: Annotator) -> None: ...  # pragma: no cover - protocol
+
+    def extend(self, chrom: str, positions: list[int], refs: list[str], alts: list[list[str]],
+               entries: list[list[str]]) -> list[list[str]]: ...  # pragma: no cover - protocol
 
 
 @dataclass
@@ -442,7 +464,8 @@ _REF_MISMATCH = {"ID": "REF_MISMATCH", "Description": "REF allele disagrees with
 
 def annotate_vcf(vcf_in: str | Path, fasta: str | Path, transcripts: str | Path,
                  out: str | Path, *, batch: int = 20000, force: bool = False,
-                 threads: int = 2, compress_level: int | None = None, workers: int = 1) -> AnnotationStats:
+                 threads: int = 2, compress_level: int | None = None, workers: int = 1,
+                 extender: CsqExtender | None = None) -> AnnotationStats:
     """Annotate ``vcf_in`` and write ``out`` (bgzip VCF when it ends in ``.gz``).
 
     Text VCFs (plain, gzip, bgzip) are streamed as text: columns other than FILTER and
@@ -471,6 +494,9 @@ def annotate_vcf(vcf_in: str | Path, fasta: str | Path, transcripts: str | Path,
     workers
         Annotation processes for text VCFs (``fork`` start method, POSIX): batches are
         annotated in parallel and written in input order. ``1``: in this process.
+    extender
+        Appends fields to every CSQ entry (declared after :data:`CSQ_FIELDS`), run in
+        this process on each annotated batch (e.g. ClinVar / frequencies / ACMG).
 
     Returns
     -------
@@ -492,13 +518,15 @@ def annotate_vcf(vcf_in: str | Path, fasta: str | Path, transcripts: str | Path,
     models = read_transcripts(transcripts)
     ref = Reference(fasta)
     ann = Annotator(models, ref)
+    if extender is not None:
+        extender.bind(ann)
     tmp = out.with_name(out.name + ".tmp" + (".gz" if out.suffix == ".gz" else ""))
     try:
         if bcf:
-            stats = _annotate_cyvcf2(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch)
+            stats = _annotate_cyvcf2(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch, extender)
         else:
             stats = _annotate_text(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch, threads,
-                                   compress_level, workers)
+                                   compress_level, workers, extender)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -541,7 +569,8 @@ def _worker_batch(job: tuple[str, list[int], list[str], list[list[str]]]) -> lis
 
 
 def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Reference, batch: int,
-                   threads: int, level: int | None, workers: int = 1) -> AnnotationStats:
+                   threads: int, level: int | None, workers: int = 1,
+                   extender: CsqExtender | None = None) -> AnnotationStats:
     import multiprocessing as mp
     from collections import deque
 
@@ -561,6 +590,11 @@ def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Refer
                 [[] if f[4] == "." else f[4].split(",") for f in fields])
 
     def emit(fields: list[list[str]], res) -> None:
+        if extender is not None:
+            res = list(res)
+            j = job(fields)
+            ext = extender.extend(j[0], j[1], j[2], j[3], [csq.split(",") if n else [] for _, n, csq in res])
+            res = [(ok, len(e), ",".join(e)) for (ok, _, _), e in zip(res, ext, strict=True)]
         out: list[str] = []
         for f, (ok, n, csq) in zip(fields, res, strict=True):
             stats.alleles += 0 if f[4] == "." else f[4].count(",") + 1
@@ -604,7 +638,7 @@ def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Refer
                 if line.startswith("##INFO=<ID=CSQ,") or line.startswith("##FILTER=<ID=REF_MISMATCH,"):
                     continue
                 if line.startswith("#CHROM"):
-                    line = "\n".join((_header_line(csq_header(), "INFO"),
+                    line = "\n".join((_header_line(csq_header(extender.fields if extender else None), "INFO"),
                                       _header_line(_REF_MISMATCH, "FILTER"), line))
                     header_done = True
                 writer.write(line + "\n")
@@ -638,14 +672,14 @@ def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Refer
 
 
 def _annotate_cyvcf2(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Reference,
-                     batch: int) -> AnnotationStats:
+                     batch: int, extender: CsqExtender | None = None) -> AnnotationStats:
     from cyvcf2 import VCF, Writer
 
     try:
         reader = VCF(str(vcf_in))
     except (OSError, ValueError) as exc:
         raise MalformedInputError(f"cannot read VCF: {exc}", path=vcf_in) from None
-    reader.add_info_to_header(csq_header())
+    reader.add_info_to_header(csq_header(extender.fields if extender else None))
     reader.add_filter_to_header(_REF_MISMATCH)
     writer = Writer(str(tmp), reader, mode="wz" if gz else "w")
     stats = AnnotationStats()
@@ -656,6 +690,11 @@ def _annotate_cyvcf2(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Ref
             return
         chrom = buf[0].CHROM
         res = ann.annotate_batch(chrom, [v.POS for v in buf], [v.REF for v in buf], [v.ALT for v in buf])
+        if extender is not None:
+            res = list(res)
+            ext = extender.extend(chrom, [v.POS for v in buf], [v.REF for v in buf], [v.ALT for v in buf],
+                                  [e for _, e in res])
+            res = [(ok, e) for (ok, _), e in zip(res, ext, strict=True)]
         for v, (ok, entries) in zip(buf, res, strict=True):
             stats.alleles += len(v.ALT)
             if not ok:

@@ -14,6 +14,9 @@ SOURCE_MODULES = [
     "genoma.kb.genes",
     "genoma.kb.pharmcat",
     "genoma.kb.hpo_annotations",
+    "genoma.kb.clinvar",
+    "genoma.kb.frequencies",
+    "genoma.kb.scores",
 ]
 
 for _mod in SOURCE_MODULES:
