@@ -256,3 +256,27 @@ def test_annotate_vcf_workers_same_output(tmp_path: Path):
     assert gzip.open(one, "rt").read() == gzip.open(two, "rt").read()
     assert (s1.records, s1.entries, s1.alleles) == (s2.records, s2.entries, s2.alleles) == (3002, s1.entries, s1.alleles)
     assert s1.entries > 3000
+
+
+def test_annotate_bcf_replaces_an_existing_csq_declaration(tmp_path: Path):
+    """BCF input goes through cyvcf2: a VEP-style CSQ declaration already in the header
+    is replaced by genoma's, not kept beside it (the header would describe old fields)."""
+    g, fa, gff = _world(tmp_path)
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=26000>\n"
+        "##INFO=<ID=CSQ,Number=.,Type=String,Description=\"Consequence annotations from Ensembl VEP. "
+        "Format: Allele|Consequence\">\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+        f"chr1\t1150\trs1\t{g[1149]}\t{'A' if g[1149] != 'A' else 'C'}\t50\tPASS\tCSQ=A|old\tGT\t0/1\n")
+    bcf = tmp_path / "in.bcf"
+    with pysam.VariantFile(str(vcf)) as src, pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:
+        for rec in src:
+            dst.write(rec)
+    out = tmp_path / "out.vcf.gz"
+    annotate_vcf(bcf, fa, gff, out)
+    lines = gzip.open(out, "rt").read().splitlines()
+    decl = [ln for ln in lines if ln.startswith("##INFO=<ID=CSQ,")]
+    assert len(decl) == 1 and "genoma" in decl[0] and "Ensembl VEP" not in decl[0]
+    rec = next(ln.split("\t") for ln in lines if not ln.startswith("#"))
+    assert "CSQ=" in rec[7] and "old" not in rec[7]

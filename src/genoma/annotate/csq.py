@@ -679,6 +679,10 @@ def _annotate_cyvcf2(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Ref
         reader = VCF(str(vcf_in))
     except (OSError, ValueError) as exc:
         raise MalformedInputError(f"cannot read VCF: {exc}", path=vcf_in) from None
+    # an input already annotated (e.g. by VEP) declares its own CSQ Format: replace it,
+    # otherwise the header would describe the old fields
+    if "##INFO=<ID=CSQ," in reader.raw_header:
+        reader.remove_header("CSQ")
     reader.add_info_to_header(csq_header(extender.fields if extender else None))
     reader.add_filter_to_header(_REF_MISMATCH)
     writer = Writer(str(tmp), reader, mode="wz" if gz else "w")
