@@ -81,7 +81,9 @@ def gwas_cmd(
     pheno_name: str | None = typer.Option(None, "--pheno-name", help="Phenotype column."),
     covar_names: str | None = typer.Option(None, "--covar-name", help="Comma-separated."),
     no_firth: bool = typer.Option(False, "--no-firth", help="No Firth fallback (logistic)."),
-    plots: bool = typer.Option(False, "--plots", help="Also write manhattan.png and qq.png."),
+    plots: bool = typer.Option(
+        False, "--plots",
+        help="Also write manhattan.png, qq.png and interactive manhattan.html, qq.html."),
     variants_chunk: int | None = typer.Option(None, "--variants-chunk"),
     scheduler: str = _SCHEDULER,
     workers: int = _WORKERS,
@@ -117,14 +119,35 @@ def gwas_cmd(
     with run_directory(out, force=True) as tmp:
         table.to_csv(tmp / "gwas.tsv", sep="\t", index=False, na_rep="NA", float_format="%.10g")
         if plots:
-            from genoma.analyses.cohort.plots import manhattan_figure, qq_figure
-
-            manhattan_figure(table).savefig(tmp / "manhattan.png", dpi=120)
-            qq_figure(table).savefig(tmp / "qq.png", dpi=120)
+            _write_plots(table, tmp, str(ds.attrs.get("genome_build", "unknown")))
         _manifest("cohort gwas", tmp, t0, summary, [pheno] + ([covar] if covar else []),
                   store=str(store), analysis_version=VERSION)
     if json_out:
         emit_json(summary)
+
+
+def _write_plots(table: Any, out: Path, build: str) -> None:
+    """manhattan/qq as PNG (matplotlib) and self-contained interactive HTML (Bokeh)."""
+    from genoma.analyses.cohort.plots import (
+        manhattan_figure,
+        manhattan_html,
+        qq_figure,
+        qq_html,
+    )
+    from genoma.errors import GenomaError
+    from genoma.io.output import atomic_write_text
+
+    manhattan_figure(table).savefig(out / "manhattan.png", dpi=120)
+    qq_figure(table).savefig(out / "qq.png", dpi=120)
+    genes = None
+    try:
+        from genoma.kb.genes import gene_table
+
+        genes = gene_table(build)
+    except GenomaError as exc:  # no gene knowledge for this build: hover without genes
+        _log.warning("no nearest genes in the plots: %s", exc)
+    atomic_write_text(out / "manhattan.html", manhattan_html(table, genes=genes))
+    atomic_write_text(out / "qq.html", qq_html(table, genes=genes))
 
 
 @app.command("pca")
@@ -167,26 +190,75 @@ def pca_cmd(
 def qc_cmd(
     store: Path = typer.Argument(..., help="Cohort store."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    sex: Path | None = typer.Option(
+        None, "--sex", help="TSV with 'sample' and a sex column (1/2/0, M/F): sex check."),
+    sex_column: str = typer.Option("sex", "--sex-column", help="Sex column of --sex."),
+    female_max_f: float = typer.Option(0.2, "--female-max-f", help="F below: female (plink)."),
+    male_min_f: float = typer.Option(0.8, "--male-min-f", help="F above: male (plink)."),
     force: bool = typer.Option(False, "--force"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Sample and variant QC (call rate, heterozygosity, HWE): samples.tsv, variants.tsv."""
-    from genoma.analyses.cohort.qc import VERSION, sample_qc, variant_qc
+    """Sample and variant QC (call rate, heterozygosity, HWE, sex check).
+
+    Writes samples.tsv, variants.tsv and, when the store has chrX variants outside the
+    pseudo-autosomal regions, sexcheck.tsv (plink 1.9 --check-sex).
+    """
+    from genoma.analyses.cohort.qc import (
+        VERSION,
+        parse_sex,
+        sample_qc,
+        sex_check,
+        variant_qc,
+        x_nonpar_mask,
+    )
+    from genoma.errors import InconsistentInputError, MalformedInputError
     from genoma.io.output import check_output_dir, run_directory
     from genoma.io.vcz import open_cohort
 
     t0 = time.perf_counter()
     check_output_dir(out, force)
     ds = open_cohort(store)
+    reported = None
+    if sex is not None:
+        table = _read_table(sex)
+        if sex_column not in table.columns:
+            raise MalformedInputError(f"no {sex_column!r} column in the header", path=sex,
+                                      line=1)
+        codes = parse_sex(table[sex_column].tolist(), path=str(sex))
+        reported = dict(zip(table["sample"], codes, strict=True))
     s, v = sample_qc(ds), variant_qc(ds)
-    summary = {"samples": len(s), "variants": len(v),
-               "samples_f_miss_gt_0.05": int((s.f_miss > 0.05).sum()),
-               "variants_p_hwe_lt_1e-6": int((v.p_hwe < 1e-6).sum()),
-               "genome_build": ds.attrs.get("genome_build")}
+    summary: dict[str, Any] = {
+        "samples": len(s), "variants": len(v),
+        "samples_f_miss_gt_0.05": int((s.f_miss > 0.05).sum()),
+        "variants_p_hwe_lt_1e-6": int((v.p_hwe < 1e-6).sum()),
+        "genome_build": ds.attrs.get("genome_build")}
+    sc = None
+    if x_nonpar_mask(ds).any():
+        try:
+            sc = sex_check(ds, reported, female_max_f=female_max_f, male_min_f=male_min_f)
+        except InconsistentInputError as exc:  # only monomorphic X variants
+            if sex is not None:
+                raise
+            summary["sexcheck"] = f"skipped: {exc.problem}"
+    elif sex is not None:
+        raise InconsistentInputError("--sex given but the store has no chrX variants outside "
+                                     "the pseudo-autosomal regions", path=store)
+    else:
+        summary["sexcheck"] = "skipped: no chrX variants"
+    if sc is not None:
+        summary["sexcheck_x_variants"] = int(sc.attrs["x_variants"])
+        summary["sexcheck_problems"] = int((sc.status == "PROBLEM").sum())
+        if reported is not None:
+            summary["sexcheck_mismatches"] = int(((sc.pedsex != 0) & (sc.snpsex != 0)
+                                                  & (sc.pedsex != sc.snpsex)).sum())
     with run_directory(out, force=True) as tmp:
         s.to_csv(tmp / "samples.tsv", sep="\t", index=False, float_format="%.10g")
         v.to_csv(tmp / "variants.tsv", sep="\t", index=False, na_rep="NA", float_format="%.10g")
-        _manifest("cohort qc", tmp, t0, summary, [], store=str(store), analysis_version=VERSION)
+        if sc is not None:
+            sc.to_csv(tmp / "sexcheck.tsv", sep="\t", index=False, na_rep="NA",
+                      float_format="%.10g")
+        _manifest("cohort qc", tmp, t0, summary, [sex] if sex else [], store=str(store),
+                  female_max_f=female_max_f, male_min_f=male_min_f, analysis_version=VERSION)
     if json_out:
         emit_json(summary)
 
@@ -196,29 +268,46 @@ def qc_cmd(
 def relatedness_cmd(
     store: Path = typer.Argument(..., help="Cohort store."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    method: str = typer.Option("king", "--method",
+                               help="king (KING-robust, OUT/king.tsv) or pc-relate "
+                                    "(sgkit PC-Relate, OUT/pcrelate.tsv)."),
+    pcs: Path | None = typer.Option(None, "--pcs", help="pc-relate: pcs.tsv of genoma cohort "
+                                                        "pca (default: computed)."),
+    n_pcs: int = typer.Option(3, "--n-pcs", help="pc-relate: principal components used."),
     min_kinship: float = typer.Option(0.0442, "--min-kinship",
                                       help="Report pairs at or above (3rd degree: 0.0442)."),
     all_pairs: bool = typer.Option(False, "--all-pairs", help="Report every pair."),
     force: bool = typer.Option(False, "--force"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """KING-robust kinship of sample pairs (as plink2 --make-king-table): OUT/king.tsv."""
-    from genoma.analyses.cohort.relatedness import VERSION, king_robust
+    """Kinship of sample pairs: KING-robust (as plink2 --make-king-table) or PC-Relate."""
+    from genoma.analyses.cohort.relatedness import VERSION, king_robust, pc_relate
+    from genoma.errors import UsageError
     from genoma.io.output import check_output_dir, run_directory
     from genoma.io.vcz import open_cohort
 
     t0 = time.perf_counter()
+    if method not in ("king", "pc-relate"):
+        raise UsageError(f"--method must be king or pc-relate, not {method!r}")
     check_output_dir(out, force)
     ds = open_cohort(store)
-    table = king_robust(ds, min_kinship=None if all_pairs else min_kinship)
-    summary = {"pairs_reported": len(table), "samples": int(ds.sizes["samples"]),
+    cutoff = None if all_pairs else min_kinship
+    if method == "king":
+        table = king_robust(ds, min_kinship=cutoff)
+        name = "king.tsv"
+    else:
+        table = pc_relate(ds, _read_table(pcs) if pcs else None, n_pcs=n_pcs,
+                          min_kinship=cutoff)
+        name = "pcrelate.tsv"
+    summary = {"method": method, "pairs_reported": len(table),
+               "samples": int(ds.sizes["samples"]),
                "duplicates_or_twins": int((table.kinship > 0.354).sum()),
                "first_degree": int(((table.kinship > 0.177) & (table.kinship <= 0.354)).sum()),
                "genome_build": ds.attrs.get("genome_build")}
     with run_directory(out, force=True) as tmp:
-        table.to_csv(tmp / "king.tsv", sep="\t", index=False, float_format="%.6g")
-        _manifest("cohort relatedness", tmp, t0, summary, [], store=str(store),
-                  analysis_version=VERSION)
+        table.to_csv(tmp / name, sep="\t", index=False, float_format="%.6g")
+        _manifest("cohort relatedness", tmp, t0, summary, [pcs] if pcs else [],
+                  store=str(store), method=method, n_pcs=n_pcs, analysis_version=VERSION)
     if json_out:
         emit_json(summary)
 

@@ -9,6 +9,12 @@ is projected with the reference loadings; a missing target genotype contributes 
 reference mean). Target alleles swapped relative to the reference are recoded
 (``2 − g``); strand-ambiguous SNPs whose alleles need a flip are dropped.
 
+The standardisation and the decomposition are genoma's one PCA core
+(:func:`genoma.analyses.cohort.pca.patterson_scale`, :func:`~genoma.analyses.cohort.pca.standardise`,
+:func:`~genoma.analyses.cohort.pca.top_components`), here in single precision with the
+seeded randomised solver and loadings-based signs (so stored reference PCAs keep their
+orientation).
+
 References
 ----------
 Patterson N, Price AL, Reich D. Population structure and eigenanalysis. PLoS Genet 2,
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from genoma.analyses.cohort.pca import patterson_scale, standardise, top_components
 from genoma.errors import InconsistentInputError
 from genoma.io.pgs import TargetGenotypes
 
@@ -128,12 +135,8 @@ class ReferencePCA:
 
 
 def _standardise(g: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """sites × samples → standardised, missing (NaN or < 0) → 0."""
-    x = g.astype(np.float32)
-    miss = np.isnan(x) | (x < 0)
-    x = (x - mean[:, None]) / scale[:, None]
-    x[miss] = 0.0
-    return x
+    """sites × samples → standardised (float32), missing (NaN or < 0) → 0."""
+    return standardise(g, mean, scale, dtype=np.float32)
 
 
 def fit_pca(
@@ -183,23 +186,13 @@ def fit_pca(
             f"only {int(keep.sum())} common reference sites are usable for the ancestry "
             f"PCA (at least {2 * n_pcs} needed)")
     idx, gf, p = idx[keep], gf[keep], p[keep]
-    mean = (2 * p).astype(np.float32)
-    scale = np.sqrt(2 * p * (1 - p)).astype(np.float32)
+    mean, scale = patterson_scale(p, dtype=np.float32)
     x = _standardise(gf, mean, scale)  # sites × samples
     # truncated SVD of samples × sites (randomized, seeded: Halko et al. 2011)
-    from sklearn.utils.extmath import randomized_svd
-
     k = min(n_pcs, min(x.shape) - 1)
-    u, s, vt = randomized_svd(x.T, k, n_oversamples=20, n_iter=7, random_state=0)
-    u, s, vt = u.astype(np.float64), s.astype(np.float64), vt.astype(np.float64)
-    # deterministic signs: largest |loading| positive
-    v = vt[:k].T
-    sign = np.sign(v[np.abs(v).argmax(axis=0), np.arange(k)])
-    sign[sign == 0] = 1
-    v = v * sign
-    u = u[:, :k] * sign
+    u, s, v = top_components(x.T, k, method="randomized", seed=0, sign_by="loadings")
     return ReferencePCA(site_index=idx, mean=mean, scale=scale, loadings=v,
-                        singular_values=s[:k], ref_pcs=u * s[:k])
+                        singular_values=s, ref_pcs=u * s)
 
 
 def project(pca: ReferencePCA, genotypes: np.ndarray) -> np.ndarray:

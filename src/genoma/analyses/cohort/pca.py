@@ -8,6 +8,11 @@ Numba); standardise each variant as Patterson et al. (2006) — ``(g - 2p) / sqr
 with missing calls at the mean — and take the leading singular vectors (exact SVD for
 small matrices, Dask randomised SVD otherwise).
 
+The standardisation (:func:`patterson_scale`, :func:`standardise`) and the decomposition
+with its sign convention (:func:`top_components`) are the one PCA core of genoma: the
+ancestry reference PCA (:mod:`genoma.analyses.ancestry.reference`, which projects targets
+onto a reference) uses them too, with its own choice of solver and sign rule.
+
 References
 ----------
 Patterson N, Price AL, Reich D (2006) Population structure and eigenanalysis.
@@ -26,7 +31,8 @@ import pandas as pd
 from genoma.errors import InconsistentInputError
 from genoma.model.cohort import alt_dosage
 
-__all__ = ["PcaResult", "ld_prune_mask", "pca"]
+__all__ = ["PcaResult", "ld_prune_mask", "patterson_scale", "pca", "standardise",
+           "top_components"]
 
 VERSION = "0.1.0"
 
@@ -51,6 +57,109 @@ class PcaResult:
     eigenvalues: np.ndarray
     variants_used: int
     variants_in: int
+
+
+def patterson_scale(p: np.ndarray, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``2p`` and scale ``sqrt(2p(1 − p))`` per site (Patterson et al. 2006).
+
+    Parameters
+    ----------
+    p
+        ALT allele frequency per site.
+    dtype
+        Output dtype (computed in the precision of ``p``, then cast).
+    """
+    p = np.asarray(p)
+    if p.dtype.kind != "f":
+        p = p.astype(np.float64)
+    return (2 * p).astype(dtype), np.sqrt(2 * p * (1 - p)).astype(dtype)
+
+
+def standardise(g: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                dtype: Any = np.float64) -> np.ndarray:
+    """``(g − mean) / scale`` per site (rows); missing calls (``< 0`` or NaN) → 0.
+
+    Parameters
+    ----------
+    g
+        ``(sites, samples)`` ALT counts.
+    mean, scale
+        Per site, from :func:`patterson_scale`.
+    dtype
+        Working precision.
+    """
+    x = np.asarray(g).astype(dtype)
+    miss = np.isnan(x) | (x < 0)
+    x = (x - mean[:, None]) / scale[:, None]
+    x[miss] = 0.0
+    return x
+
+
+def top_components(x: Any, k: int, *, method: str = "auto", seed: int = 0,
+                   sign_by: str = "scores") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leading ``k`` singular triplets of a standardised ``(samples, sites)`` matrix.
+
+    Parameters
+    ----------
+    x
+        ``(samples, sites)`` standardised genotypes.
+    k
+        Number of components.
+    method
+        ``"gram"``: eigen-decomposition of the smaller Gram matrix (exact);
+        ``"dask"``: Dask ``svd_compressed`` (randomised, 4 power iterations);
+        ``"randomized"``: scikit-learn ``randomized_svd`` (20 oversamples, 7 iterations, in
+        the precision of ``x``); ``"auto"``: ``gram`` when the smaller side is ≤ 5,000,
+        else ``dask``.
+    seed
+        Seed of the randomised solvers.
+    sign_by
+        Deterministic signs: make the largest-magnitude entry of each column of
+        ``"scores"`` (``u``) or ``"loadings"`` (``v``) positive.
+
+    Returns
+    -------
+    tuple
+        ``u (samples, k)``, ``s (k,)``, ``v (sites, k)``, float64.
+    """
+    if method == "auto":
+        method = "gram" if min(x.shape) <= 5_000 else "dask"
+    if method == "gram":
+        if x.shape[1] <= x.shape[0]:
+            w, vec = np.linalg.eigh(x.T @ x)
+            order = np.argsort(w)[::-1][:k]
+            s = np.sqrt(np.clip(w[order], 0, None))
+            v = vec[:, order]
+            u = (x @ v) / np.where(s > 0, s, 1.0)
+        else:
+            w, vec = np.linalg.eigh(x @ x.T)
+            order = np.argsort(w)[::-1][:k]
+            s = np.sqrt(np.clip(w[order], 0, None))
+            u = vec[:, order]
+            v = (x.T @ u) / np.where(s > 0, s, 1.0)
+    elif method == "dask":
+        import dask
+        import dask.array as da
+
+        xd = da.from_array(x, chunks=(x.shape[0], min(x.shape[1], 10_000)))
+        u, s, vt = da.linalg.svd_compressed(xd, k=k, n_power_iter=4, seed=seed)
+        u, s, vt = dask.compute(u, s, vt)
+        v = vt.T
+    elif method == "randomized":
+        from sklearn.utils.extmath import randomized_svd
+
+        u, s, vt = randomized_svd(x, k, n_oversamples=20, n_iter=7, random_state=seed)
+        v = vt[:k].T
+    else:
+        raise ValueError(f"unknown PCA method {method!r}")
+    u = np.asarray(u, dtype=np.float64)[:, :k]
+    s = np.asarray(s, dtype=np.float64)[:k]
+    v = np.asarray(v, dtype=np.float64)[:, :k]
+    ref = u if sign_by == "scores" else v
+    sign = np.sign(ref[np.abs(ref).argmax(axis=0), np.arange(ref.shape[1])])
+    sign[sign == 0] = 1
+    return u * sign, s, v * sign
+
 
 
 @functools.cache
@@ -166,8 +275,7 @@ def pca(ds: Any, *, n_components: int = 10, min_maf: float = 0.01,
         raise InconsistentInputError(
             f"too few variants ({idx.size}) or samples ({n_samples}) for {n_components} PCs")
     g = np.asarray(d[idx].compute(), dtype=np.float64)
-    pi = p[idx][:, None]
-    z = np.where(g >= 0, (g - 2 * pi) / np.sqrt(2 * pi * (1 - pi)), 0.0)
+    z = standardise(g, *patterson_scale(p[idx]))
     z = z - z.mean(axis=1, keepdims=True)
     sd = z.std(axis=1, keepdims=True)
     zs = z / np.where(sd > 0, sd, 1.0)
@@ -178,29 +286,7 @@ def pca(ds: Any, *, n_components: int = 10, min_maf: float = 0.01,
     m = z.shape[0]
     if m < n_components:
         raise InconsistentInputError(f"only {m} variants left after LD pruning")
-    x = z.T  # samples × variants
-    if min(x.shape) <= 5_000:
-        # eigen-decomposition of the smaller Gram matrix (much faster than a full SVD)
-        if x.shape[1] <= x.shape[0]:
-            w, vec = np.linalg.eigh(x.T @ x)
-            order = np.argsort(w)[::-1][:n_components]
-            s = np.sqrt(np.clip(w[order], 0, None))
-            u = (x @ vec[:, order]) / np.where(s > 0, s, 1.0)
-        else:
-            w, vec = np.linalg.eigh(x @ x.T)
-            order = np.argsort(w)[::-1][:n_components]
-            s = np.sqrt(np.clip(w[order], 0, None))
-            u = vec[:, order]
-    else:
-        xd = da.from_array(x, chunks=(x.shape[0], min(m, 10_000)))
-        u, s, _ = da.linalg.svd_compressed(xd, k=n_components, n_power_iter=4,
-                                           seed=seed)
-        u, s = dask.compute(u, s)
-    u = u[:, :n_components]
-    s = s[:n_components]
-    # deterministic signs: largest |loading| positive per component
-    sign = np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(u.shape[1])])
-    u = u * sign
+    u, s, _ = top_components(z.T, n_components, method="auto", seed=seed, sign_by="scores")
     scores = pd.DataFrame(u * s, columns=[f"PC{i + 1}" for i in range(u.shape[1])])
     scores.insert(0, "sample", np.asarray(ds["sample_id"].values).astype(str))
     return PcaResult(scores, s**2 / m, m, int(ok.sum()))
