@@ -1,0 +1,399 @@
+"""Training table for the pathogenicity model, built from the real data in ``../shared/data``.
+
+Used at development time only (``benchmarks/train_pathogenicity.py`` and the validation
+test); the product ships the fitted model, never these data.
+
+Sources (paths relative to the shared ``data`` folder):
+
+- **pathogenic**: causal variants of the phenopacket-store cases
+  (``rare/cases-dev.jsonl.gz``; HGVS ``c.`` and ``p.`` on the MANE/RefSeq transcript the
+  authors used); ClinVar pathogenic / likely pathogenic labels carried by the VEP
+  annotations (``CLIN_SIG``) and the varfish ClinVar excerpt (GRCh37 chr22 ADA2–GAB4).
+- **benign**: common variants: 1000 Genomes global or population AF ≥ 1 % of the ALT allele
+  (VEP cache ``vepcache84_var.txt.gz`` joined by rsID to the VEP 115 annotation of the
+  chr21 dbSNP set; ``MAX_AF`` of the chr21 coding subset) and ExAC adjusted AF ≥ 1 %
+  (``GRCh37_*ExAC_r1.sites.vep.vcf.gz``); missense SNVs of 1000 Genomes pharmacogene
+  panels with AF ≥ 1 % (``pgx/1kgp_grch38``; protein change from PyPI ``pypgx``'s variant
+  table, no ``c.``); ClinVar benign / likely benign labels as above.
+
+For annotated sets the canonical protein-coding transcript's ``HGVSc``/``HGVSp`` are used.
+Rows are keyed by (gene, ``c.`` description without accession); a key labelled both ways
+is dropped. SIFT / PolyPhen scores are kept as baseline columns where VEP gave them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["COLUMNS", "holdout_genes", "load_training_table"]
+
+COLUMNS = ("gene", "hgvs_c", "hgvs_p", "label", "source", "sift", "polyphen")
+
+_P_WORDS = ("pathogenic",)
+_B_WORDS = ("benign",)
+
+
+def _clinsig_label(text: str) -> int | None:
+    """1 for (likely) pathogenic, 0 for (likely) benign, None for other or conflicting."""
+    t = text.lower().replace("_", " ")
+    if not t:
+        return None
+    terms = {x.strip() for x in re.split(r"[&;/,]|\(\d+\)", t) if x.strip()}
+    p = any(x in ("pathogenic", "likely pathogenic") for x in terms)
+    b = any(x in ("benign", "likely benign") for x in terms)
+    if "conflicting" in t or (p and b) or not (p or b):
+        return None
+    return 1 if p else 0
+
+
+def _legacy_vep_p(hgvs_p: str) -> str:
+    """Older VEP wrote synonymous changes as ``ENST…:c.717C>A(p.%3D)``: keep the ``p.`` part."""
+    m = re.match(r"^.*\((p\..*)\)$", hgvs_p or "")
+    return m.group(1) if m and ":c." in hgvs_p else (hgvs_p or "")
+
+
+def _strip_acc(hgvs: str) -> str:
+    return hgvs.split(":", 1)[1] if ":" in hgvs else hgvs
+
+
+def _score(text: str) -> float | None:
+    m = re.search(r"\(([\d.]+)\)", text or "")
+    return float(m.group(1)) if m else None
+
+
+def _csq_format(header_lines: list[str]) -> list[str]:
+    for h in header_lines:
+        if h.startswith("##INFO=<ID=CSQ"):
+            return h.split("Format: ", 1)[1].split('"', 1)[0].split("|")
+    raise ValueError("no CSQ header")
+
+
+def _vcf_csq(path: Path) -> Iterator[tuple[list[str], dict[str, str], list[dict[str, str]]]]:
+    """(fields, INFO dict, canonical protein-coding CSQ entries with HGVSc) per record."""
+    header: list[str] = []
+    fmt: list[str] | None = None
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                header.append(line)
+                continue
+            if fmt is None:
+                fmt = _csq_format(header)
+            f = line.rstrip("\n").split("\t")
+            info = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in f[7].split(";"))
+            entries = []
+            for e in info.get("CSQ", "").split(","):
+                d = dict(zip(fmt, e.split("|"), strict=False))
+                if (
+                    d.get("CANONICAL") == "YES"
+                    and d.get("BIOTYPE") == "protein_coding"
+                    and d.get("HGVSc")
+                ):
+                    entries.append(d)
+            yield f, info, entries
+
+
+def _phenopackets(path: Path) -> list[dict]:
+    rows = []
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            for v in json.loads(line)["variants"]:
+                if v.get("hgvs_c") and v.get("gene"):
+                    rows.append(
+                        {
+                            "gene": v["gene"],
+                            "hgvs_c": v["hgvs_c"],
+                            "hgvs_p": v.get("hgvs_p") or "",
+                            "label": 1,
+                            "source": "phenopacket-store",
+                        }
+                    )
+    return rows
+
+
+def _vep_var_maf(path: Path) -> dict[str, dict[str, float]]:
+    """rsID → {allele (VEP notation): max of global and population 1000 Genomes AFs}.
+
+    The VEP cache text has a variable number of whitespace-separated columns; the
+    frequencies are the ``ALLELE FREQ`` pair (global minor allele) and ``ALLELE:FREQ``
+    tokens (populations).
+    """
+    out: dict[str, dict[str, float]] = {}
+    num = re.compile(r"^\d*\.?\d+(?:e-?\d+)?$")
+    allele = re.compile(r"^[ACGT-]+$")
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            f = line.split()
+            afs: dict[str, float] = {}
+            for k, tok in enumerate(f[1:], start=1):
+                a, sep, val = tok.partition(":")
+                if sep and allele.match(a) and num.match(val):
+                    afs[a] = max(afs.get(a, 0.0), float(val))
+                elif (
+                    allele.match(tok) and k + 1 < len(f) and num.match(f[k + 1]) and "/" not in tok
+                ):
+                    afs[tok] = max(afs.get(tok, 0.0), float(f[k + 1]))
+            if afs:
+                out[f[0]] = afs
+    return out
+
+
+def _vep_allele(ref: str, alt: str) -> str:
+    if len(ref) != len(alt) and ref[:1] == alt[:1]:
+        return alt[1:] or "-"
+    return alt
+
+
+def _chr21(data: Path) -> list[dict]:
+    var = _vep_var_maf(data / "annotation/variants/GRCh38_chr21_25-26Mb.vepcache84_var.txt.gz")
+    rows = []
+    parts = sorted(
+        (data / "annotation/variants").glob(
+            "GRCh38_chr21_dbsnp149.VEP115_cache84_ensembl.part*.vcf.gz"
+        )
+    )
+    for part in parts:
+        for f, _info, entries in _vcf_csq(part):
+            alts = f[4].split(",")
+            for d in entries:
+                label = _clinsig_label(d.get("CLIN_SIG", ""))
+                source = "chr21 ClinVar (VEP CLIN_SIG)"
+                if label is None:
+                    afs = var.get(f[2], {})
+                    if len(alts) == 1 and afs.get(_vep_allele(f[3], alts[0]), 0.0) >= 0.01:
+                        label, source = 0, "chr21 1000G AF>=1%"
+                if label is None:
+                    continue
+                rows.append(
+                    {
+                        "gene": d["SYMBOL"],
+                        "hgvs_c": d["HGVSc"],
+                        "hgvs_p": d.get("HGVSp", ""),
+                        "label": label,
+                        "source": source,
+                    }
+                )
+    cs = (
+        data
+        / "annotation/variants/GRCh38_chr21_coding_subset.VEP115_cache84_sift_polyphen_af_clinsig.vcf.gz"
+    )
+    for _f, _info, entries in _vcf_csq(cs):
+        for d in entries:
+            label = _clinsig_label(d.get("CLIN_SIG", ""))
+            source = "chr21 ClinVar (VEP CLIN_SIG)"
+            if label is None and d.get("MAX_AF") and float(d["MAX_AF"]) >= 0.01:
+                label, source = 0, "chr21 MAX_AF>=1%"
+            rows.append(
+                {
+                    "gene": d["SYMBOL"],
+                    "hgvs_c": d["HGVSc"],
+                    "hgvs_p": d.get("HGVSp", ""),
+                    "label": label,
+                    "source": source,
+                    "sift": _score(d.get("SIFT", "")),
+                    "polyphen": _score(d.get("PolyPhen", "")),
+                }
+            )
+    return rows
+
+
+def _varfish_labels(path: Path) -> dict[tuple[str, int, str, str], int]:
+    out = {}
+    with gzip.open(path, "rt") as fh:
+        cols = fh.readline().rstrip("\n").split("\t")
+        i = {c: k for k, c in enumerate(cols)}
+        for line in fh:
+            f = line.rstrip("\n").split("\t")
+            col = i.get("summary_clinvar_pathogenicity_label", i.get("pathogenicity"))
+            lab = _clinsig_label(f[col]) if col is not None else None
+            if lab is not None:
+                out[
+                    (f[i["chromosome"]], int(f[i["start"]]), f[i["reference"]], f[i["alternative"]])
+                ] = lab
+    return out
+
+
+def _allele_index(d: dict[str, str], ref: str, alts: list[str]) -> int | None:
+    num = d.get("ALLELE_NUM", "")
+    if num.isdigit() and 1 <= int(num) <= len(alts):
+        return int(num) - 1
+    for k, alt in enumerate(alts):
+        if _vep_allele(ref, alt) == d.get("Allele"):
+            return k
+    return None
+
+
+def _exac(data: Path) -> list[dict]:
+    v = data / "annotation/variants"
+    clinvar: dict[tuple[str, int, str, str], int] = {}
+    for name in (
+        "GRCh37_chr22_ADA2_GAB4.varfish_clinvar.tsv.gz",
+        "GRCh37_chr1_861332-981976.varfish_clinvar.tsv.gz",
+    ):
+        clinvar.update(_varfish_labels(v / name))
+    rows = []
+    for name in (
+        "GRCh37_chr22_ADA2_GAB4.ExAC_r1.sites.vep.vcf.gz",
+        "GRCh37_chr1_1-877769.ExAC_r1.sites.vep.vcf.gz",
+    ):
+        for f, info, entries in _vcf_csq(v / name):
+            alts = f[4].split(",")
+            ac = [int(x) for x in info.get("AC_Adj", "0").split(",")]
+            an = int(info.get("AN_Adj", "0") or 0)
+            for d in entries:
+                k = _allele_index(d, f[3], alts)
+                if k is None:
+                    continue
+                alt = alts[k]
+                label = clinvar.get((f[0], int(f[1]), f[3], alt))
+                source = "ClinVar 2020 (varfish)"
+                if label is None:
+                    label = _clinsig_label(d.get("CLIN_SIG", ""))
+                    source = "ExAC VEP CLIN_SIG"
+                if label is None and an and ac[k] / an >= 0.01:
+                    label, source = 0, "ExAC AF>=1%"
+                if label is None:
+                    continue
+                rows.append(
+                    {
+                        "gene": d["SYMBOL"],
+                        "hgvs_c": d["HGVSc"],
+                        "hgvs_p": d.get("HGVSp", ""),
+                        "label": label,
+                        "source": source,
+                        "sift": _score(d.get("SIFT", "")),
+                        "polyphen": _score(d.get("PolyPhen", "")),
+                    }
+                )
+    return rows
+
+
+_AA1_TO_3 = {
+    "A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu", "G": "Gly",
+    "H": "His", "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser",
+    "T": "Thr", "W": "Trp", "Y": "Tyr", "V": "Val", "*": "Ter",
+}  # fmt: skip
+
+
+def _vcf_af(
+    path: Path, wanted: dict[int, list[tuple[str, str, str]]]
+) -> dict[tuple[int, str, str], float]:
+    """Max of global and continental AFs (INFO ``AF``, ``AF_*``) of the wanted SNVs."""
+    out: dict[tuple[int, str, str], float] = {}
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                continue
+            f = line.split("\t", 8)
+            pos = int(f[1])
+            if pos not in wanted:
+                continue
+            alts = f[4].split(",")
+            afs: dict[str, list[float]] = {}
+            for kv in f[7].split(";"):
+                key, _, val = kv.partition("=")
+                if key == "AF" or key.startswith("AF_"):
+                    for a, v in zip(alts, val.split(","), strict=False):
+                        if v not in (".", ""):
+                            afs.setdefault(a, []).append(float(v))
+            for ref, alt, _p in wanted[pos]:
+                if f[3] == ref and alt in afs:
+                    out[(pos, ref, alt)] = max(afs[alt])
+    return out
+
+
+def _pgx_common_missense(data: Path) -> list[dict]:
+    """Missense and synonymous SNVs of the pharmacogenes in PyPI ``pypgx``'s variant table
+    (protein change from its ``Impact`` column) with AF ≥ 1 % in the 1000 Genomes 30x
+    panels (``pgx/1kgp_grch38/GENE.vcf.gz``)."""
+    from importlib.resources import files
+
+    table = pd.read_csv(files("pypgx.api.data").joinpath("variant-table.csv"))
+    rows = []
+    for gene, sub in table.groupby("Gene"):
+        vcf = data / "pgx/1kgp_grch38" / f"{gene}.vcf.gz"
+        if not vcf.exists():
+            continue
+        wanted: dict[int, list[tuple[str, str, str]]] = {}
+        for r in sub.itertuples():
+            m = re.fullmatch(
+                r"([ACDEFGHIKLMNPQRSTVWY])(\d+)([ACDEFGHIKLMNPQRSTVWY*])", str(r.Impact)
+            )
+            ref, alt = str(r.GRCh38Allele), str(r.Variant)
+            if not m or len(ref) != 1 or len(alt) != 1 or pd.isna(r.GRCh38Position):
+                continue
+            p = f"p.{_AA1_TO_3[m.group(1)]}{m.group(2)}{_AA1_TO_3[m.group(3)]}"
+            wanted.setdefault(int(r.GRCh38Position), []).append((ref, alt, p))
+        afs = _vcf_af(vcf, wanted)
+        for pos, lst in wanted.items():
+            for ref, alt, p in lst:
+                if afs.get((pos, ref, alt), 0.0) >= 0.01:
+                    rows.append(
+                        {
+                            "gene": gene,
+                            "hgvs_c": "",
+                            "hgvs_p": p,
+                            "label": 0,
+                            "source": "pharmacogene 1000G AF>=1% (pypgx)",
+                        }
+                    )
+    return rows
+
+
+def load_training_table(data: str | Path) -> pd.DataFrame:
+    """Labelled variants from the shared data folder.
+
+    Parameters
+    ----------
+    data
+        The shared ``data`` folder (``../shared/data``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`: gene symbol, ``c.``/``p.`` descriptions, label
+        (1 pathogenic, 0 benign), source, SIFT and PolyPhen scores (NaN if none).
+        One row per (gene, ``c.`` without accession); conflicting keys dropped.
+    """
+    data = Path(data)
+    rows = (
+        _phenopackets(data / "rare/cases-dev.jsonl.gz")
+        + _chr21(data)
+        + _exac(data)
+        + _pgx_common_missense(data)
+    )
+    df = pd.DataFrame(rows)
+    df = df[df["label"].notna()].copy()
+    df["label"] = df["label"].astype(int)
+    for col in ("sift", "polyphen"):
+        if col not in df:
+            df[col] = float("nan")
+    df["hgvs_p"] = df["hgvs_p"].map(_legacy_vep_p)
+    df["key"] = (
+        df["gene"] + "|" + df["hgvs_c"].map(_strip_acc).where(df["hgvs_c"] != "", df["hgvs_p"])
+    )
+    nlab = df.groupby("key")["label"].nunique()
+    df = df[df["key"].map(nlab) == 1]
+    # Prefer rows with baseline scores, then the first source.
+    df = df.sort_values(["key", "sift"], na_position="last").drop_duplicates("key", keep="first")
+    return df.loc[:, list(COLUMNS)].reset_index(drop=True)
+
+
+def holdout_genes(genes_with_benign: set[str], all_genes: set[str], every: int = 5) -> set[str]:
+    """The genes kept out of training for the shipped model's held-out check.
+
+    Deterministic (CRC32 of the symbol): among genes with benign rows, every ``every``-th
+    in CRC32 order; among the others, those with CRC32 ≡ 0 (mod ``every``).
+    """
+    import zlib
+
+    ranked = sorted(genes_with_benign, key=lambda g: (zlib.crc32(g.encode()), g))
+    out = {g for k, g in enumerate(ranked) if k % every == 0}
+    out |= {g for g in all_genes - genes_with_benign if zlib.crc32(g.encode()) % every == 0}
+    return out
