@@ -127,3 +127,31 @@ def test_build_mismatch_and_bad_criteria(files, tmp_path):
     assert run([*base, "-o", str(out)]).exit_code == 0
     with gzip.open(out, "rt") as fh:
         assert "Format: " + "|".join(CSQ_FIELDS) + '"' in fh.read()
+
+
+def test_annotate_with_ml_pathogenicity(files, tmp_path):
+    """--ml: ML_PATHOGENICITY on picked coding entries; its OddsPath gives PP3/BP4 at
+    supporting strength only, and a peer predictor with calibrated thresholds wins."""
+    from genoma.ml.pathogenicity import predict_variants
+
+    out, tsv = tmp_path / "out.vcf.gz", tmp_path / "acmg.tsv"
+    res = run([str(files["vcf"]), "--fasta", str(files["fasta"]), "--transcripts", str(files["gff"]),
+               "-o", str(out), "--scores", f"{files['scores']}:REVEL", "--ml", "--tsv", str(tsv)])
+    assert res.exit_code == 0, res.output
+    text = gzip.open(out, "rt").read()
+    fmt = text.split("Format: ")[1].split('"')[0].split("|")
+    assert fmt[-1] == "ML_PATHOGENICITY"
+    rows = {int(r["POS"]): r for r in csv.DictReader(open(tsv), delimiter="\t")}
+    # the same model called directly on the entry's HGVS gives the written score
+    for pos in (154, 159, 165):
+        rec = next(ln for ln in text.splitlines() if ln.startswith(f"chr1\t{pos}\t"))
+        entry = next(e for e in rec.split("CSQ=")[1].split(",") if e.split("|")[6] == "TP")
+        f = dict(zip(fmt, entry.split("|"), strict=True))
+        pred = predict_variants([{"HGVSc": f["HGVSc"], "HGVSp": f["HGVSp"]}])[0]
+        assert pred.score is not None and float(f["ML_PATHOGENICITY"]) == pytest.approx(pred.score, rel=1e-3)
+        if pos == 154:  # REVEL 0.95 is present: PP3_Strong from REVEL, not the model
+            assert "PP3_Strong" in rows[pos]["ACMG_CRITERIA"]
+        elif pos == 165 and f["HGVSp"]:  # REVEL 0.5 gives neither PP3 nor BP4: the model does not step in
+            assert "GENOMA_ML" not in rows[pos]["ACMG_REASONS"]
+    # the nonsense variant has no peer score: PP3/BP4 (missense only) never fires there
+    assert "PP3" not in rows[159]["ACMG_CRITERIA"] and "BP4" not in rows[159]["ACMG_CRITERIA"]

@@ -281,7 +281,8 @@ class AcmgConfig:
     hotspots: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     repeats: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     lof_genes: frozenset[str] | None = None
-    predictors: tuple[str, ...] = ("REVEL", "BayesDel", "CADD", "VEST4", "MutPred2", "PolyPhen2", "SIFT")
+    predictors: tuple[str, ...] = ("REVEL", "BayesDel", "CADD", "VEST4", "MutPred2", "PolyPhen2", "SIFT",
+                                   "GENOMA_ML")
 
 
 # -- PVS1 ------------------------------------------------------------------------------
@@ -507,6 +508,11 @@ PREDICTOR_THRESHOLDS: dict[str, _Thresholds] = {
                             ((0.010, _S), (0.197, _M), (0.391, _P))),
     "PolyPhen2": _Thresholds(True, ((0.999, _M), (0.978, _P)), ((0.009, _M), (0.113, _P))),
     "SIFT": _Thresholds(False, ((0.0, _M), (0.001, _P)), ((0.327, _M), (0.080, _P))),
+    # genoma's own model (genoma.ml.pathogenicity), as a prior-free odds of pathogenicity:
+    # supporting strength only (Tavtigian 2018: OddsPath 2.08 = supporting); its gene-held-out
+    # missense auROC (0.68) does not justify more. Last in the default order: a peer predictor
+    # with calibrated thresholds wins when present.
+    "GENOMA_ML": _Thresholds(True, ((2.08, _P),), ((0.4808, _P),)),
 }
 
 
@@ -529,15 +535,16 @@ def pp3_bp4(ctx: VariantContext, scores: dict[str, float], *,
         better = (lambda a, b: a <= b) if th.higher_is_worse else (lambda a, b: a >= b)
         if name == "SIFT":  # PP3 Moderate only at exactly 0, Supporting in (0, 0.001]
             worse = lambda a, b: (a == 0.0) if b == 0.0 else (a <= b)  # noqa: E731
+        src = "Tavtigian 2018 OddsPath, supporting only" if name == "GENOMA_ML" else "Pejaver 2022"
         for t, st in th.pp3:
             if worse(s, t):
                 return Criterion("PP3", st, f"{name} {s:g} {'>=' if th.higher_is_worse else '<='} {t:g} "
-                                 f"(Pejaver 2022: {st})")
+                                 f"({src}: {st})")
         for t, st in th.bp4:
             if better(s, t):
                 capped = Strength.STRONG if st == Strength.VERY_STRONG else st
                 return Criterion("BP4", capped, f"{name} {s:g} {'<=' if th.higher_is_worse else '>='} {t:g} "
-                                 f"(Pejaver 2022: {st}{', capped at Strong' if capped != st else ''})")
+                                 f"({src}: {st}{', capped at Strong' if capped != st else ''})")
         return None  # the chosen predictor is indeterminate: no other tool is consulted
     return None
 

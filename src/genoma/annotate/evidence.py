@@ -51,6 +51,7 @@ __all__ = [
 EVIDENCE_FIELDS = [
     "CLIN_SIG", "CLINVAR_STARS", "CLINVAR_ID", "MAX_AF", "POPMAX", "POPMAX_AF", "FAF95",
     "SCORES", "ACMG_CLASS", "ACMG_POINTS", "ACMG_POINTS_CLASS", "ACMG_CRITERIA",
+    "ML_PATHOGENICITY",
 ]
 
 _I = {k: i for i, k in enumerate(CSQ_FIELDS)}
@@ -143,6 +144,15 @@ def read_manual_criteria(path: str | Path) -> dict[tuple[str, int, str, str], li
     return out
 
 
+def _ml_predict(hgvsc: str, hgvsp: str) -> object | None:
+    """genoma's pathogenicity model on one picked entry (the model is loaded once, cached)."""
+    if not hgvsc:
+        return None
+    from genoma.ml.pathogenicity import predict_variants
+
+    return predict_variants([{"HGVSc": hgvsc, "HGVSp": hgvsp}])[0]
+
+
 class EvidenceAnnotator:
     """Appends ClinVar / frequency / score / ACMG fields to CSQ entries.
 
@@ -168,8 +178,9 @@ class EvidenceAnnotator:
     def __init__(self, *, clinvar: ClinVar | None = None, frequencies: Iterable[FrequencyTable] = (),
                  scores: Iterable[ScoreTable] = (),
                  manual: dict[tuple[str, int, str, str], list[Criterion]] | None = None,
-                 config: AcmgConfig | None = None, keep_rows: bool = True):
+                 config: AcmgConfig | None = None, keep_rows: bool = True, ml: bool = False):
         self.clinvar = clinvar
+        self.ml = ml
         self.frequencies = list(frequencies)
         self.scores = list(scores)
         self.manual = manual or {}
@@ -270,9 +281,16 @@ class EvidenceAnnotator:
                     per_alt[alt] = (cv, fr, max_af, flabel, sc)
                 cv, fr, max_af, flabel, sc = per_alt[alt]
                 acmg = ["", "", "", ""]
+                ml_score = ""
                 if (f[_I["PICK"]] == "1" and f[_I["IMPACT"]] != "MODIFIER"
                         and f[_I["BIOTYPE"]] == "protein_coding"):
                     ctx = _context(c, pos, ref, alt, f)
+                    if self.ml:
+                        pred = _ml_predict(f[_I["HGVSc"]], f[_I["HGVSp"]])
+                        if pred is not None and pred.score is not None:
+                            ml_score = f"{pred.score:.4g}"
+                            if pred.odds_path is not None:
+                                sc = {**sc, "GENOMA_ML": pred.odds_path}
                     residue = self._codon_clinvar(ctx) if "missense_variant" in ctx.consequences else []
                     same = [r for pc, r in residue if pc.alt_aa == ctx.alt_aa and pc.ref_aa == ctx.ref_aa]
                     other = [(pc, r) for pc, r in residue if pc.ref_aa == ctx.ref_aa and pc.alt_aa != ctx.alt_aa]
@@ -292,6 +310,7 @@ class EvidenceAnnotator:
                     f"{fr.faf95:.6g}" if fr and fr.faf95 is not None else "",
                     "&".join(f"{k}:{v:g}" for k, v in sc.items()),
                     *acmg,
+                    ml_score,
                 ]
                 new.append(e + "|" + "|".join(x.replace("|", "/").replace(",", "&").replace(";", "&")
                                               .replace(" ", "_") for x in extra))

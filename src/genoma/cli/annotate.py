@@ -15,7 +15,7 @@ __all__ = ["register"]
 
 
 def _evidence(clinvar: str | None, frequencies: list[str], scores: list[str], criteria: Path | None,
-              build: str, bs1: float, pm2_max: float):
+              build: str, bs1: float, pm2_max: float, ml: bool = False):
     """Build the EvidenceAnnotator from CLI values (``kb`` = the installed source)."""
     from genoma.annotate.acmg import AcmgConfig
     from genoma.annotate.evidence import EvidenceAnnotator, read_manual_criteria
@@ -55,7 +55,7 @@ def _evidence(clinvar: str | None, frequencies: list[str], scores: list[str], cr
         tables.append(ScoreTable(s.path, s.column, s.name))
     manual = read_manual_criteria(criteria) if criteria else None
     return EvidenceAnnotator(clinvar=cv, frequencies=freqs, scores=tables, manual=manual,
-                             config=AcmgConfig(bs1=bs1, pm2_max=pm2_max))
+                             config=AcmgConfig(bs1=bs1, pm2_max=pm2_max), ml=ml)
 
 
 @handle_errors
@@ -79,6 +79,8 @@ def annotate(
     build: str = typer.Option("GRCh38", "--build", help="Genome build of the input (checked against ClinVar)."),
     bs1: float = typer.Option(0.01, "--bs1", help="BS1 allele-frequency threshold (disease-specific)."),
     pm2_max: float = typer.Option(0.0, "--pm2-max", help="PM2_Supporting up to this AF (0: absent only)."),
+    ml: bool = typer.Option(False, "--ml", help="Score picked coding entries with genoma's pathogenicity "
+                            "model (ML_PATHOGENICITY; PP3/BP4 supporting when no peer predictor)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
@@ -93,8 +95,8 @@ def annotate(
             raise UsageError(f"output {p} exists (use --force to overwrite)")
     t0 = time.perf_counter()
     ext = None
-    if clinvar or frequencies or scores or criteria or tsv or findings:
-        ext = _evidence(clinvar, frequencies, scores, criteria, build, bs1, pm2_max)
+    if clinvar or frequencies or scores or criteria or tsv or findings or ml:
+        ext = _evidence(clinvar, frequencies, scores, criteria, build, bs1, pm2_max, ml)
     with console.status("annotating…"):
         stats = annotate_vcf(vcf, fasta, transcripts, out, force=force, extender=ext)
     summary = {
