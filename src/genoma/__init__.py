@@ -6,9 +6,14 @@ The public API is re-exported here lazily, so that ``import genoma`` stays fast.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 __version__ = "0.1.0"
+
+# crypt4gh logs session keys and private keys at DEBUG: never let them reach a handler
+# (``-vv``, a test's log capture, the server's logs), whatever the root level.
+logging.getLogger("crypt4gh").setLevel(logging.INFO)
 
 _LAZY = {
     "Variant": "genoma.model.variant",

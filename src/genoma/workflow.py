@@ -14,7 +14,7 @@ from pathlib import Path
 
 from genoma import __version__
 from genoma.errors import InconsistentInputError, UsageError
-from genoma.io.output import run_directory, write_json
+from genoma.io.output import run_directory, run_log, write_json
 from genoma.model.findings import AnalysisResult, Finding, Limitation
 from genoma.model.subject import Patient
 from genoma.provenance import InputFile, RunManifest
@@ -144,15 +144,12 @@ def run_analyze(opts: AnalyzeOptions, out: Path, force: bool = False) -> dict[st
 
     Returns a JSON-ready summary (for ``--json``).
     """
-    from genoma.cli._common import setup_logging
-
     manifest = RunManifest.start(
         opts.command,
         vcf=str(opts.vcf), phenopacket=str(opts.phenopacket) if opts.phenopacket else None,
         sample=opts.sample, build=opts.build, formats=list(opts.formats),
     )
-    with run_directory(out, force=force) as tmp:
-        setup_logging(_verbosity(), logfile=tmp / "run.log")
+    with run_directory(out, force=force) as tmp, run_log(tmp):
         _log.info("genoma %s: %s", __version__, opts.command)
         result = analyze_patient(opts, manifest)
         manifest.finish("ok")  # the analysis is complete; the report shows this status
@@ -163,7 +160,6 @@ def run_analyze(opts: AnalyzeOptions, out: Path, force: bool = False) -> dict[st
         manifest.outputs = [*sorted(p.name for p in written.values()), "manifest.json", "run.log"]
         write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
         _log.info("report written")
-        logging.getLogger().handlers[-1].close()
     counts: dict[str, int] = {}
     for f in result.findings:
         counts[f.analysis] = counts.get(f.analysis, 0) + 1
@@ -174,13 +170,3 @@ def run_analyze(opts: AnalyzeOptions, out: Path, force: bool = False) -> dict[st
         "findings": counts,
         "outputs": manifest.outputs,
     }
-
-
-def _verbosity() -> int:
-    root = logging.getLogger()
-    for h in root.handlers:
-        if h.level <= logging.DEBUG:
-            return 2
-        if h.level <= logging.INFO:
-            return 1
-    return 0
