@@ -13,6 +13,9 @@ if [ ! -x "$peer/bin/pgscatalog-ancestry-adjust" ]; then
   { python3 -m venv "$peer" && "$peer/bin/pip" install -q "pgscatalog-calc==0.3.1"; } >/dev/null 2>&1 \
     || echo "genoma: could not install pgscatalog-calc; the peer comparison will skip" >&2
 fi
+# Browser for the web app's end-to-end tests (Debian chromium + playwright driver).
+bash scripts/browser-deps.sh .venv/bin/python \
+  || echo "genoma: chromium missing; browser tests will skip (fail under CI=true)" >&2
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "genoma: installing test peers: ${need[*]}" >&2

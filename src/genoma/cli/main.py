@@ -31,6 +31,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.risk", "risk"),
     ("genoma.cli.vault", "vault"),
     ("genoma.cli.audit", "audit"),
+    ("genoma.cli.serve", ""),
 ]
 
 
