@@ -21,6 +21,16 @@ scoring files may follow one ``--pgs`` or repeat it. Output directory:
 
 When a score's overlap is below ``--min-overlap`` the match report and manifest are
 still written and the command exits 5.
+
+Training (:mod:`genoma.analyses.risk.train`)::
+
+    genoma risk train STORE --pheno FILE [--covar FILE] --method ct|lasso
+        [--train-samples FILE] [--pcs N] -o OUT
+
+writes ``score.txt`` (PGS Catalog format, read back by ``genoma risk score``),
+``train_report.json`` (method, parameters, n per ancestry, held-out R²/AUC and
+calibration per ancestry), ``evaluation.tsv``, ``tuning.tsv``, ``sample_scores.tsv``,
+``manifest.json`` and ``run.log``.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ app = typer.Typer(help="Disease risk: polygenic scores, ancestry, absolute risk.
 
 @app.callback()
 def _risk() -> None:
-    """Disease risk: `genoma risk score TARGET --pgs FILE -o OUT`."""
+    """Disease risk: `genoma risk score TARGET --pgs FILE -o OUT`, `genoma risk train`."""
 
 
 def _parse_pce(text: str) -> Any:
@@ -351,3 +361,150 @@ def _run(tmp: Path, manifest: Any, target: Any, scores: list[Any], matches: list
         manifest.parameters["error"] = failure.to_dict()
     write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
     return failure, summary
+
+
+def _read_populations(path: Path, ids: Any) -> Any:
+    """``sample<TAB>population`` (header optional) aligned to the cohort's samples."""
+    import numpy as np
+
+    from genoma.errors import InconsistentInputError, InputMissingError, MalformedInputError
+
+    if not path.is_file():
+        raise InputMissingError("populations file not found", path=path)
+    lab: dict[str, str] = {}
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        f = line.split("\t")
+        if len(f) < 2:
+            raise MalformedInputError("expected sample<TAB>population", path=path, line=n)
+        if n == 1 and f[0] == "sample":
+            continue
+        lab[f[0].strip()] = f[1].strip()
+    missing = [s for s in ids if s not in lab]
+    if missing:
+        raise InconsistentInputError(
+            f"{len(missing)} cohort sample(s) have no population label, e.g. {missing[0]}",
+            path=path)
+    return np.array([lab[s] for s in ids], dtype=object)
+
+
+@app.command("train")
+@handle_errors
+def train(
+    store: Path = typer.Argument(..., help="Cohort VCF Zarr store (genoma cohort import / "
+                                 "simulate)."),
+    pheno: Path = typer.Option(..., "--pheno", help="Phenotype TSV with a `sample` column."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    covar: Path | None = typer.Option(None, "--covar", help="Covariate TSV (`sample` + "
+                                      "numeric columns)."),
+    method: str = typer.Option("ct", "--method", help="ct (clumping + thresholding) or "
+                               "lasso (penalised regression)."),
+    pheno_column: str | None = typer.Option(None, "--pheno-column",
+                                            help="Phenotype column (default: first)."),
+    trait: str = typer.Option("auto", "--trait", help="auto, quantitative or binary."),
+    train_samples: Path | None = typer.Option(
+        None, "--train-samples", help="File of training samples (one per line); all other "
+        "phenotyped samples are held out. Default: random, stratified split."),
+    populations: Path | None = typer.Option(
+        None, "--populations", help="TSV sample<TAB>ancestry for the per-ancestry metrics "
+        "(default: the store's sample_population)."),
+    n_pcs: int = typer.Option(0, "--pcs", min=0, help="PCs of the training samples added "
+                              "as covariates (use with multi-ancestry training)."),
+    test_fraction: float = typer.Option(0.3, "--test-fraction",
+                                        help="Held-out share without --train-samples."),
+    validation_fraction: float = typer.Option(0.2, "--validation-fraction",
+                                              help="Validation share of the training pool."),
+    clump_r2: float = typer.Option(0.1, "--clump-r2", help="ct: clumping r²."),
+    clump_kb: float = typer.Option(250.0, "--clump-kb", help="ct: clumping window (kb)."),
+    screen_p: float = typer.Option(0.05, "--screen-p", help="lasso: pre-screen p."),
+    max_variants: int = typer.Option(20000, "--max-variants",
+                                     help="lasso: at most this many screened variants."),
+    l1_ratio: float = typer.Option(1.0, "--l1-ratio", help="lasso: elastic-net mixing."),
+    min_maf: float = typer.Option(0.01, "--min-maf", help="Minimum training MAF."),
+    keep_ambiguous: bool = typer.Option(False, "--keep-ambiguous",
+                                        help="Keep strand-ambiguous (A/T, C/G) SNPs."),
+    pgs_id: str | None = typer.Option(None, "--pgs-id", help="#pgs_id of the scoring file."),
+    license_text: str = typer.Option(
+        "Trained with genoma on the user's cohort; use subject to that cohort's data-use "
+        "terms", "--license", help="#license line of the scoring file."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample split."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
+    json_out: bool = typer.Option(False, "--json", help="JSON summary on stdout."),
+) -> None:
+    """Train a polygenic score on a cohort; per-ancestry evaluation on held-out samples.
+
+    Writes OUT/score.txt (PGS Catalog format, readable by `genoma risk score`),
+    OUT/train_report.json, OUT/evaluation.tsv, OUT/tuning.tsv, OUT/sample_scores.tsv,
+    OUT/manifest.json and OUT/run.log.
+    """
+    import numpy as np
+
+    from genoma import __version__
+    from genoma.analyses.risk.train import VERSION, scoring_file_text, train_score
+    from genoma.io.output import (
+        atomic_write_text,
+        check_output_dir,
+        run_directory,
+        run_log,
+        write_json,
+    )
+    from genoma.io.vcf import read_sample_list
+    from genoma.io.vcz import open_cohort, read_sample_table
+    from genoma.provenance import InputFile, RunManifest
+
+    check_output_dir(out, force)
+    ds = open_cohort(store)
+    ph = read_sample_table(pheno)
+    cv = read_sample_table(covar) if covar is not None else None
+    train_list = read_sample_list(train_samples) if train_samples is not None else None
+    ids = np.asarray(ds["sample_id"].values).astype(str)
+    pops = _read_populations(populations, ids) if populations is not None else None
+    build = str(ds.attrs.get("genome_build", "unknown"))
+    manifest = RunManifest.start(
+        command="genoma risk train", store=str(store), method=method,
+        pheno_column=pheno_column, trait=trait, n_pcs=n_pcs, seed=seed,
+        test_fraction=test_fraction, validation_fraction=validation_fraction,
+        clump_r2=clump_r2, clump_kb=clump_kb, screen_p=screen_p, max_variants=max_variants,
+        l1_ratio=l1_ratio, min_maf=min_maf, keep_ambiguous=keep_ambiguous)
+    manifest.genome_build = build
+    manifest.analyses["risk.train"] = VERSION
+    res = train_score(ds, ph, cv, method=method, pheno_column=pheno_column, trait=trait,
+                      train_samples=train_list, populations=pops, n_pcs=n_pcs,
+                      clump_r2=clump_r2, clump_kb=clump_kb, screen_p=screen_p,
+                      max_variants=max_variants, l1_ratio=l1_ratio, min_maf=min_maf,
+                      keep_ambiguous=keep_ambiguous, test_fraction=test_fraction,
+                      validation_fraction=validation_fraction, seed=seed)
+    pid = pgs_id or f"genoma_{method}_{res.params['pheno_column']}"
+    text = scoring_file_text(res, pgs_id=pid, genome_build=build, license_text=license_text,
+                             version=__version__)
+    report = {"pgs_id": pid, "store": str(store), "genome_build": build, **res.report()}
+    with run_directory(out, force=force) as tmp, run_log(tmp):
+        for lim in res.limitations:
+            _log.warning(lim)
+        atomic_write_text(tmp / "score.txt", text)
+        write_json(tmp / "train_report.json", report)
+        res.evaluation.to_csv(tmp / "evaluation.tsv", sep="\t", index=False, na_rep="NA",
+                              float_format="%.6g")
+        res.tuning.to_csv(tmp / "tuning.tsv", sep="\t", index=False, float_format="%.6g")
+        res.scores.to_csv(tmp / "sample_scores.tsv", sep="\t", index=False,
+                          float_format="%.8g")
+        for role, p in (("pheno", pheno), ("covar", covar), ("train_samples", train_samples),
+                        ("populations", populations)):
+            if p is not None:
+                manifest.inputs.append(InputFile.of(role, p))
+        manifest.outputs = ["score.txt", "train_report.json", "evaluation.tsv", "tuning.tsv",
+                            "sample_scores.tsv", "manifest.json", "run.log"]
+        manifest.finish("ok")
+        write_json(tmp / "manifest.json", manifest.model_dump(mode="json"))
+    held = report["held_out"]
+    if json_out:
+        emit_json({"out": str(out), "pgs_id": pid, "method": method,
+                   "n_variants": report["n_variants"], "held_out": held})
+    else:
+        key = "auc" if res.trait_type == "binary" else "r2"
+        txt = ", ".join(f"{r['ancestry']} {key}={r[key]:.3f}" for r in held
+                        if r.get(key) is not None)
+        console.print(f"{pid}: {report['n_variants']} variants; held out: {txt}",
+                      highlight=False)
+        console.print(f"scoring file written to {out}/score.txt", highlight=False)

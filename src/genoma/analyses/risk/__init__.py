@@ -18,6 +18,9 @@ run
 findings
     ``polygenic_score`` / ``absolute_risk`` findings and :func:`risk_analysis`, the one
     call for the single-patient workflow.
+train
+    New scores from a cohort store: clumping + thresholding and lasso (elastic-net path),
+    per-ancestry evaluation (incremental R² / AUC, calibration) and a PGS Catalog file.
 """
 
 from genoma.analyses.risk.findings import risk_analysis, risk_findings
