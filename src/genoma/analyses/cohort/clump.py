@@ -61,16 +61,31 @@ def ld_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         ``r²`` per row of ``y`` over the samples called at both variants; NaN when either
         variant is constant there (or fewer than 2 such samples).
     """
-    mx = (x >= 0).astype(np.float64)
-    xz = np.where(x >= 0, x, 0).astype(np.float64)
-    my = (y >= 0).astype(np.float64)
-    yz = np.where(y >= 0, y, 0).astype(np.float64)
-    n = my @ mx
-    sx = my @ xz
-    sxx = my @ (xz * xz)
-    sy = yz @ mx
-    syy = (yz * yz) @ mx
-    sxy = yz @ xz
+    return _ld_r2_prepared(*_ld_prepare(np.asarray(x)[None, :]), 0, *_ld_prepare(np.asarray(y)))
+
+
+def _ld_prepare(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Called mask, dosage (0 where missing) and squared dosage as float32, once per block.
+
+    Dosages are small integers, so float32 products and sums of up to 2**22 samples are
+    exact (every partial sum is an integer below 2**24): the same r² as float64, at half
+    the memory and twice the BLAS speed.
+    """
+    valid = d >= 0
+    z = np.where(valid, d, 0).astype(np.float32)
+    return valid.astype(np.float32), z, z * z
+
+
+def _ld_r2_prepared(mx: np.ndarray, xz: np.ndarray, xz2: np.ndarray, i: int,
+                    my: np.ndarray, yz: np.ndarray, yz2: np.ndarray) -> np.ndarray:
+    """:func:`ld_r2` of row ``i`` of a prepared block against the rows of another one."""
+    mxi, xzi, xz2i = mx[i], xz[i], xz2[i]
+    n = (my @ mxi).astype(np.float64)
+    sx = (my @ xzi).astype(np.float64)
+    sxx = (my @ xz2i).astype(np.float64)
+    sy = (yz @ mxi).astype(np.float64)
+    syy = (yz2 @ mxi).astype(np.float64)
+    sxy = (yz @ xzi).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         cov = sxy - sx * sy / n
         vx = sxx - sx * sx / n
@@ -178,6 +193,8 @@ def clump(ds: Any, gwas_table: pd.DataFrame, p1: float = 5e-8, p2: float = 1e-2,
         rows = np.asarray(rows.compute() if hasattr(rows, "compute") else rows)
         d = np.empty_like(rows)
         d[order] = rows  # d[i] = dosages of sub row i
+        prep = _ld_prepare(d)  # once per chromosome, not once per index variant
+        del d, rows
         pos = sub["pos"].to_numpy()
         pv = sub["p"].to_numpy()
         free = np.ones(len(sub), dtype=bool)
@@ -189,7 +206,7 @@ def clump(ds: Any, gwas_table: pd.DataFrame, p1: float = 5e-8, p2: float = 1e-2,
             members = np.array([], dtype=np.int64)
             r = np.array([])
             if near.size:
-                rr = ld_r2(d[i], d[near])
+                rr = _ld_r2_prepared(*prep, i, prep[0][near], prep[1][near], prep[2][near])
                 keep = rr >= r2  # NaN (monomorphic) never joins
                 members, r = near[keep], rr[keep]
                 free[members] = False
