@@ -6,12 +6,16 @@ Usage::
     python benchmarks/cohort_glm.py run --work /tmp/bench --repeats 3
 
 ``prepare`` simulates the cohort straight to Zarr (msprime OutOfAfrica_3G09), exports the
-same genotypes to PLINK 1 ``.bed`` (vectorised 2-bit packing, chunk by chunk) and converts
-that to ``.pgen`` for plink2 (outside the timings). ``run`` times, interleaved and repeated,
-plink2 ``--glm`` (2 threads) and ``genoma cohort gwas`` with the threaded scheduler and on
-a LocalCluster of 1 and 2 single-threaded workers; it reports medians, peak RSS (largest
-process of the run, from ``getrusage(RUSAGE_CHILDREN)`` of a fresh runner process), the
-machine load, and the agreement of the two result tables.
+same genotypes to PLINK 1 ``.bed`` (vectorised 2-bit packing, chunk by chunk), converts
+that to ``.pgen`` for plink2 and builds genoma's carrier index in the store (all outside
+the timings; the index build is timed and reported, as plink2's ``.pgen`` conversion).
+``run`` times, interleaved and repeated, plink2 ``--glm`` (2 threads) and
+``genoma cohort gwas`` with the threaded scheduler and on a LocalCluster of 1 and 2
+single-threaded workers, plus an in-process breakdown of the genoma run (imports, store
+opening, design, scan through the carrier index, variant table) and, with ``--dense``,
+the dense scan of ``call_genotype`` for reference. It reports medians of wall and CPU
+time, peak RSS (largest process of the run, from ``getrusage(RUSAGE_CHILDREN)`` of a fresh
+runner process), the machine load, and the agreement of the two result tables.
 """
 
 from __future__ import annotations
@@ -92,6 +96,11 @@ def prepare(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     write_bed(ds, work / "plink")
     t_bed = time.perf_counter() - t
+    t = time.perf_counter()
+    from genoma.analyses.cohort.sparse import GROUP, build_carrier_index
+
+    idx = build_carrier_index(ds)
+    t_idx = time.perf_counter() - t
     pheno = pd.read_csv(sim / "pheno.tsv", sep="\t")
     covar = pd.read_csv(sim / "covar.tsv", sep="\t")
     pheno.rename(columns={"sample": "#IID"}).assign(cc=lambda x: x.cc + 1).to_csv(
@@ -103,24 +112,60 @@ def prepare(args: argparse.Namespace) -> None:
             "simulate_s": round(t_sim, 1), "bed_export_s": round(t_bed, 1),
             "store_bytes": sum(f.stat().st_size for f in (sim / "cohort.vcz").rglob("*")
                                if f.is_file()),
-            "pgen_bytes": (work / "plink.pgen").stat().st_size}
+            "pgen_bytes": (work / "plink.pgen").stat().st_size,
+            "carrier_index_s": round(t_idx, 1), "carrier_entries": int(idx.offsets[-1]),
+            "carrier_index_bytes": sum(f.stat().st_size for f in
+                                       (sim / "cohort.vcz" / GROUP).rglob("*") if f.is_file())}
     (work / "prepare.json").write_text(json.dumps(info, indent=2))
     print(json.dumps(info, indent=2))
 
 
-def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of ``cmd`` run by a fresh runner process."""
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, all descendants) and peak RSS (MiB) of
+    ``cmd`` run by a fresh runner process."""
     runner = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
               "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
-              "w=time.perf_counter()-t;"
-              "print(json.dumps([r.returncode,w,resource.getrusage(resource.RUSAGE_CHILDREN)"
-              ".ru_maxrss/1024]))")
+              "w=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+              "print(json.dumps([r.returncode,w,u.ru_utime+u.ru_stime,u.ru_maxrss/1024]))")
     out = subprocess.run([PY, "-c", runner, *cmd], capture_output=True, text=True, env=env,
                          check=True)
-    rc, wall, rss = json.loads(out.stdout)
+    rc, wall, cpu, rss = json.loads(out.stdout)
     if rc != 0:
         raise RuntimeError(f"failed ({rc}): {' '.join(cmd)}")
-    return wall, rss
+    return wall, cpu, rss
+
+
+#: In-process breakdown of one genoma run (same steps as the CLI, without its output).
+_BREAKDOWN = """
+import json, sys, time
+t0 = time.perf_counter()
+import dask, pandas as pd
+from genoma.analyses.cohort.gwas import _table, gwas, make_design
+from genoma.io.vcz import open_cohort
+dask.config.set(scheduler="threads")
+store, pheno, covar, name, mode, model = sys.argv[1:7]
+t1 = time.perf_counter()
+ds = open_cohort(store)
+t2 = time.perf_counter()
+design = make_design(ds["sample_id"].values, pd.read_csv(pheno, sep="\\t"),
+                     pd.read_csv(covar, sep="\\t"), pheno_column=name, model=model)
+t3 = time.perf_counter()
+c = time.process_time()
+res = gwas(ds, design, carrier_index=mode, compute=False).compute()
+t4 = time.perf_counter()
+scan_cpu = time.process_time() - c
+_table(ds, res)
+t5 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "open_cohort": t2 - t1, "design": t3 - t2,
+                  "scan": t4 - t3, "scan_cpu": scan_cpu, "variant_table": t5 - t4}))
+"""
+
+
+def _breakdown(store: str, pheno: str, covar: str, name: str, mode: str,
+               model: str) -> dict[str, float]:
+    out = subprocess.run([PY, "-c", _BREAKDOWN, store, pheno, covar, name, mode, model],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(args: argparse.Namespace) -> None:
@@ -147,17 +192,34 @@ def run(args: argparse.Namespace) -> None:
     }
     if args.only:
         configs = {k: v for k, v in configs.items() if any(o in k for o in args.only.split(","))}
+    from genoma.analyses.cohort.sparse import ensure_carrier_index
+    from genoma.io.vcz import open_cohort
+
+    t = time.perf_counter()
+    ensure_carrier_index(open_cohort(store))  # built by prepare; rebuilt only if stale
+    index_check_s = time.perf_counter() - t
     times: dict[str, list[float]] = {k: [] for k in configs}
+    cpus: dict[str, list[float]] = {k: [] for k in configs}
     rss: dict[str, float] = {k: 0.0 for k in configs}
     loads = []
+    parts: dict[str, list[dict[str, float]]] = {"use": [], "off": []}
+    bargs = [store, str(sim / "pheno.tsv"), str(sim / "covar.tsv"),
+             "cc" if args.logistic else "qt"]
     for rep in range(args.repeats):
         for name, cmd in configs.items():
             loads.append(os.getloadavg()[0])
-            w, r = _timed(cmd)
+            w, c, r = _timed(cmd)
             times[name].append(w)
+            cpus[name].append(c)
             rss[name] = max(rss[name], r)
-            print(f"rep {rep + 1} {name}: {w:.1f} s, peak RSS {r:.0f} MiB, load {loads[-1]:.1f}",
-                  flush=True)
+            print(f"rep {rep + 1} {name}: {w:.1f} s wall, {c:.1f} s CPU, peak RSS {r:.0f} MiB, "
+                  f"load {loads[-1]:.1f}", flush=True)
+        modes = ["use"] + (["off"] if args.dense and rep == 0 else [])
+        for mode in modes:
+            loads.append(os.getloadavg()[0])
+            parts[mode].append(_breakdown(*bargs, mode, model))
+            print(f"rep {rep + 1} in-process ({mode}): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in parts[mode][-1].items()), flush=True)
     # agreement (linear: plink2 prints 6 significant digits)
     agree = {}
     pl_file = next(work.glob("plink_out*.glm.*"), None)
@@ -184,6 +246,12 @@ def run(args: argparse.Namespace) -> None:
               "prepare": json.loads((work / "prepare.json").read_text()),
               "median_s": {k: round(statistics.median(v), 2) for k, v in times.items()},
               "all_s": {k: [round(x, 2) for x in v] for k, v in times.items()},
+              "median_cpu_s": {k: round(statistics.median(v), 2) for k, v in cpus.items()},
+              "in_process_median_s": {
+                  f"carrier_index={m}": {k: round(statistics.median(r[k] for r in v), 2)
+                                         for k in v[0]}
+                  for m, v in parts.items() if v},
+              "index_check_s": round(index_check_s, 2),
               "peak_rss_mib": {k: round(v) for k, v in rss.items()},
               "load_avg_1min": {"min": min(loads), "median": statistics.median(loads),
                                 "max": max(loads)},
@@ -211,6 +279,8 @@ def main() -> None:
     r.add_argument("--logistic", action="store_true")
     r.add_argument("--memory", default="4GB", help="LocalCluster memory per worker")
     r.add_argument("--only", default="", help="comma-separated config name fragments")
+    r.add_argument("--dense", action="store_true",
+                   help="also time the dense scan of call_genotype once (in-process)")
     args = ap.parse_args()
     {"prepare": prepare, "run": run}[args.step](args)
 

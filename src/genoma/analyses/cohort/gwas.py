@@ -20,6 +20,15 @@ per variant. Logistic fits read whole variant rows and iterate batched per chunk
 No per-variant Python objects: every kernel works on a ``(variants, samples)`` block and
 the blocks are scheduled by Dask (threads locally, or any dask.distributed cluster).
 
+When the store carries a current carrier index (:mod:`genoma.analyses.cohort.sparse`,
+built on the first scan of a local writable store), the genotypes are read from it
+instead: only carriers and missing calls are decoded and visited, so a linear scan costs
+``O(carriers × covariates)`` — the same sufficient statistics, summed in the same sample
+order. Variants without missing calls are then finished in closed form
+(Frisch–Waugh–Lovell: ``beta = g'My / g'Mg``, ``M`` the covariate residual maker), the
+others by one small solve with their own covariate block, so missing calls are dropped
+per variant exactly as plink2 does (no mean imputation).
+
 References
 ----------
 Chang CC et al. (2015) Second-generation PLINK. GigaScience 4:7.
@@ -245,11 +254,65 @@ def _suffstats_py(gt: np.ndarray, pair: np.ndarray | None, s0: int, use: np.ndar
     return out
 
 
+def _sparse_suffstats_py(entries: np.ndarray, off: np.ndarray, use: np.ndarray,
+                         y: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """:func:`_suffstats_py` from carrier-index entries (``sample << 2 | code``).
+
+    Only carriers and missing calls are visited (hom-REF calls contribute nothing to the
+    sums), so the cost is ``O(entries × covariates)``. Same output columns.
+    """
+    v = len(off) - 1
+    k = c.shape[1]
+    out = np.zeros((v, 6 + 2 * k + k * k))
+    acc = np.zeros(k)
+    for i in range(v):
+        s1 = 0.0
+        s2 = 0.0
+        sy = 0.0
+        for a in range(k):
+            acc[a] = 0.0
+        for e in range(off[i], off[i + 1]):
+            x = entries[e]
+            j = x >> 2
+            if not use[j]:
+                continue
+            code = x & 3
+            if code == 3:  # missing call: the sample leaves this variant's regression
+                yj = y[j]
+                out[i, 4 + k] += 1.0
+                out[i, 5 + k] += yj * yj
+                for a in range(k):
+                    ca = c[j, a]
+                    out[i, 6 + k + a] += ca * yj
+                    for b in range(k):
+                        out[i, 6 + 2 * k + a * k + b] += ca * c[j, b]
+            else:
+                fd = float(code)
+                s1 += fd
+                s2 += fd * fd
+                sy += fd * y[j]
+                for a in range(k):
+                    acc[a] += fd * c[j, a]
+        out[i, 1] = s1
+        out[i, 2] = s2
+        out[i, 3] = sy
+        for a in range(k):
+            out[i, 4 + a] = acc[a]
+    return out
+
+
 @functools.cache
 def _suffstats_kernel() -> Any:
     import numba
 
     return numba.njit(cache=True, nogil=True)(_suffstats_py)
+
+
+@functools.cache
+def _sparse_kernel() -> Any:
+    import numba
+
+    return numba.njit(cache=True, nogil=True)(_sparse_suffstats_py)
 
 
 @dataclass
@@ -286,40 +349,65 @@ def _suffstats_block(gt: np.ndarray, const: _LinearConstants,
 
 
 def _linear_finish(stats: np.ndarray, const: _LinearConstants) -> np.ndarray:
-    """OLS per variant from summed sufficient statistics (batched small solves)."""
+    """OLS per variant from summed sufficient statistics.
+
+    Variants without missing calls share the covariate block ``C'C``: their genotype
+    coefficient follows in closed form from the Frisch–Waugh–Lovell theorem
+    (``g'My / g'Mg`` with ``M = I - C(C'C)⁻¹C'``, every term a carrier sum). Variants
+    with missing calls (their own ``C'C``) get one small batched solve each.
+    """
     k = const.c.shape[1]
     v = stats.shape[0]
     s1, s2, sy = stats[:, 1], stats[:, 2], stats[:, 3]
     sc = stats[:, 4:4 + k]
     nmiss = stats[:, 4 + k]
-    my2 = stats[:, 5 + k]
-    mcy = stats[:, 6 + k:6 + 2 * k]
-    mcc = stats[:, 6 + 2 * k:].reshape(v, k, k)
     n = const.n - nmiss
-    a = np.empty((v, k + 1, k + 1))
-    a[:, :k, :k] = const.cc[None] - mcc
-    a[:, :k, k] = sc
-    a[:, k, :k] = sc
-    a[:, k, k] = s2
-    b = np.empty((v, k + 1))
-    b[:, :k] = const.cy[None] - mcy
-    b[:, k] = sy
-    yy = const.yy - my2
     out = np.full((v, len(_FIELDS)), np.nan)
     out[:, 0] = n
     out[:, 6] = 0
+    beta = np.full(v, np.nan)
+    gmg = np.full(v, np.nan)  # g'Mg: 1 / the genotype diagonal of the inverse
+    rss = np.full(v, np.nan)
+    ok = np.ones(v, dtype=bool)
+    full = nmiss == 0
     with np.errstate(divide="ignore", invalid="ignore"):
+        if full.any():
+            ccinv = np.linalg.inv(const.cc)
+            scf = sc[full]
+            proj = scf @ ccinv  # (C'C)⁻¹ C'g per variant
+            g_mg = s2[full] - np.einsum("vi,vi->v", proj, scf)
+            g_my = sy[full] - proj @ const.cy
+            y_my = const.yy - const.cy @ ccinv @ const.cy
+            beta[full] = g_my / g_mg
+            gmg[full] = g_mg
+            rss[full] = y_my - g_my * g_my / g_mg
+            ok[full] = g_mg > 0
+        part = np.flatnonzero(~full)
+        if part.size:
+            my2 = stats[part, 5 + k]
+            mcy = stats[part, 6 + k:6 + 2 * k]
+            mcc = stats[part, 6 + 2 * k:].reshape(part.size, k, k)
+            a = np.empty((part.size, k + 1, k + 1))
+            a[:, :k, :k] = const.cc[None] - mcc
+            a[:, :k, k] = sc[part]
+            a[:, k, :k] = sc[part]
+            a[:, k, k] = s2[part]
+            b = np.empty((part.size, k + 1))
+            b[:, :k] = const.cy[None] - mcy
+            b[:, k] = sy[part]
+            x, inv, okp = _solve_batched(a, b)
+            beta[part] = x[:, k]
+            gmg[part] = 1.0 / inv[:, k, k]
+            rss[part] = const.yy - my2 - np.einsum("vi,vi->v", x, b)
+            ok[part] = okp
         out[:, 1] = s1 / (2 * n)
         ss = s2 - s1 * s1 / n
-        x, inv, ok = _solve_batched(a, b)
-        rss = yy - np.einsum("vi,vi->v", x, b)
         df = n - k - 1
-        se = np.sqrt(rss / df * inv[:, k, k])
-        gg = 1.0 / inv[:, k, k]
-    out[:, 2] = x[:, k]
+        se = np.sqrt(rss / df / gmg)
+    out[:, 2] = beta
     out[:, 3] = se
     err = np.where(ss <= 1e-9 * np.maximum(n, 1), 1,
-                   np.where(~ok | ~(gg >= ss / _MAX_VIF), 2, 0))
+                   np.where(~ok | ~(gmg >= ss / _MAX_VIF), 2, 0))
     out[:, 7] = np.where(df < 1, 4, err)
     return out
 
@@ -521,7 +609,20 @@ def _logistic(d: np.ndarray, obs: np.ndarray, y: np.ndarray, c: np.ndarray, beta
     n = obs.sum(axis=1)
     mean = d0.sum(axis=1) / np.maximum(n, 1)
     ss = (d0 * d0).sum(axis=1) - n * mean * mean
-    beta, inv, conv = _logistic_rows(d0, obs, y, c, beta0, firth=False, max_iter=max_iter)
+    # Separation on the carriers (every ALT allele in cases, or every one in controls:
+    # most singletons and doubletons): the likelihood grows without bound as the genotype
+    # coefficient goes to ±infinity, so Newton cannot converge; such rows skip the
+    # ordinary fit (same outcome, 25 dense iterations saved) and go to Firth directly.
+    dy = d0 @ y
+    separated = (dy <= 0) | (d0.sum(axis=1) - dy <= 0)
+    v = d.shape[0]
+    beta = np.full((v, k + 1), np.nan)
+    inv = np.full((v, k + 1, k + 1), np.nan)
+    conv = np.zeros(v, dtype=bool)
+    fit = np.flatnonzero(~separated)
+    if fit.size:
+        beta[fit], inv[fit], conv[fit] = _logistic_rows(d0[fit], obs[fit], y, c, beta0,
+                                                        firth=False, max_iter=max_iter)
     # plink2 treats huge coefficients as a failed fit too
     conv &= np.abs(beta[:, k]) < 1e3
     use_firth = np.zeros(d.shape[0], dtype=bool)
@@ -564,16 +665,23 @@ def gwas_block(gt: np.ndarray, design: GwasDesign, q: np.ndarray, beta0: np.ndar
     numpy.ndarray
         ``(variants, 8)`` float64 with the columns of ``_FIELDS``.
     """
-    from scipy import stats
 
     if design.model == "linear":
         const = _linear_constants(design, gt.shape[1])
         return _linear_stats_to_fields(_suffstats_block(gt, const)[:, 0, :], const)
     assert beta0 is not None
-    v = gt.shape[0]
+    return _logistic_dose_block(alt_dosage_block(gt), design, beta0, firth_fallback)
+
+
+def _logistic_dose_block(dose_all: np.ndarray, design: GwasDesign, beta0: np.ndarray,
+                         firth_fallback: bool) -> np.ndarray:
+    """Logistic statistics of a ``(variants, all samples)`` int8 dosage block (-1 missing)."""
+    from scipy import stats
+
+    v = dose_all.shape[0]
     out = np.full((v, len(_FIELDS)), np.nan)
     out[:, 6] = 0
-    dose = alt_dosage_block(gt)[:, design.sample_index]
+    dose = dose_all[:, design.sample_index]
     obs = dose >= 0
     d = dose.astype(np.float64)
     out[:, 1] = np.where(obs, d, 0).sum(axis=1) / np.maximum(2 * obs.sum(axis=1), 1)
@@ -587,8 +695,49 @@ def gwas_block(gt: np.ndarray, design: GwasDesign, q: np.ndarray, beta0: np.ndar
     return out
 
 
+def _sparse_linear_task(index: Any, v0: int, v1: int, const: _LinearConstants) -> np.ndarray:
+    entries, off = index.read(v0, v1)
+    stats = _sparse_kernel()(entries, off, const.use, const.y, const.c)
+    return _linear_stats_to_fields(stats, const)
+
+
+def _sparse_logistic_task(index: Any, v0: int, v1: int, design: GwasDesign, beta0: np.ndarray,
+                          firth_fallback: bool) -> np.ndarray:
+    from genoma.analyses.cohort.sparse import dosage_from_entries
+
+    entries, off = index.read(v0, v1)
+    dose = dosage_from_entries(entries, off, index.n_samples)
+    return _logistic_dose_block(dose, design, beta0, firth_fallback)
+
+
+def _sparse_scan(index: Any, design: GwasDesign, vchunk: int, firth_fallback: bool) -> Any:
+    """Lazy ``(variants, 8)`` statistics from the carrier index, one task per variant range."""
+    import dask
+    import dask.array as da
+
+    nv = index.n_variants
+    width = len(_FIELDS)
+    idx_node = dask.delayed(index, pure=True)
+    if design.model == "linear":
+        const = dask.delayed(_linear_constants(design, index.n_samples), pure=True)
+        task = _sparse_linear_task
+        extra: tuple = (const,)
+    else:
+        beta0 = _logistic_null(design.y, design.covariates)
+        task = _sparse_logistic_task
+        extra = (dask.delayed(design, pure=True), beta0, firth_fallback)
+    parts = [da.from_delayed(dask.delayed(task, pure=True)(idx_node, v0, min(v0 + vchunk, nv),
+                                                           *extra),
+                             shape=(min(v0 + vchunk, nv) - v0, width), dtype=np.float64)
+             for v0 in range(0, nv, vchunk)]
+    if not parts:
+        return da.zeros((0, width), dtype=np.float64)
+    return da.concatenate(parts, axis=0)
+
+
 def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
-         variants_chunk: int | None = None, compute: bool = True) -> pd.DataFrame | Any:
+         variants_chunk: int | None = None, compute: bool = True,
+         carrier_index: Literal["auto", "use", "off"] = "auto") -> pd.DataFrame | Any:
     """Test every variant of a cohort for association with a phenotype.
 
     Parameters
@@ -603,6 +752,14 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
         Rechunk along variants before scanning (default: the store's chunks).
     compute
         If False return the lazy Dask array of statistics instead of a table.
+    carrier_index
+        Read genotypes through the store's carrier index
+        (:mod:`genoma.analyses.cohort.sparse`): ``auto`` uses a current index and builds
+        it first when it is absent or stale and the store is a local writable directory
+        (one dense pass; later scans read only carriers and missing calls); ``use`` uses
+        it only if already current; ``off`` always scans ``call_genotype`` densely. The
+        statistics are the same either way (only the summation order differs). A
+        build happens at call time, also with ``compute=False``.
 
     Returns
     -------
@@ -610,15 +767,35 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
         One row per variant: ``chrom, pos, id, ref, alt, alt_freq, n, beta, se, stat, p,
         firth, error`` (``stat`` is Student t for linear, Wald z for logistic; ``error``
         is empty or one of ``CONST_ALLELE``, ``VIF_TOO_HIGH``, ``NOT_CONVERGED``,
-        ``TOO_FEW_SAMPLES``, with NA statistics).
+        ``TOO_FEW_SAMPLES``, with NA statistics). ``table.attrs["genotype_source"]`` is
+        ``carrier_index`` or ``call_genotype``.
     """
     import dask
     import dask.array as da
+
+    from genoma.analyses.cohort import sparse
 
     g = ds["call_genotype"].data
     if not isinstance(g, da.Array):
         g = da.from_array(g)
     vchunk = variants_chunk or g.chunks[0][0]
+    if carrier_index not in ("auto", "use", "off"):
+        raise UsageError(f"carrier_index must be auto, use or off (got {carrier_index!r})")
+    index = None
+    if carrier_index == "auto":
+        index = sparse.ensure_carrier_index(ds)
+    elif carrier_index == "use":
+        index = sparse.open_carrier_index(ds)
+    if index is not None:
+        # linear: cheap tasks (~10 ms per 1,000 variants), so ranges of >= 16,384 variants
+        # (fewer tasks, batched finishing); logistic: the store's chunks (dense fits)
+        step = variants_chunk or (max(vchunk, 16384) if design.model == "linear" else vchunk)
+        stats_arr = _sparse_scan(index, design, step, firth_fallback)
+        if not compute:
+            return stats_arr
+        table = _table(ds, stats_arr.compute())
+        table.attrs["genotype_source"] = "carrier_index"
+        return table
     if design.model == "linear":
         # sufficient statistics per (variant chunk, sample chunk), summed over sample
         # chunks, then one small solve per variant: no re-chunking of the genotypes
@@ -634,7 +811,9 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
             chunks=(parts.chunks[0], (len(_FIELDS),)))
         if not compute:
             return stats_arr
-        return _table(ds, stats_arr.compute())
+        table = _table(ds, stats_arr.compute())
+        table.attrs["genotype_source"] = "call_genotype"
+        return table
     g = g.rechunk({0: vchunk, 1: -1, 2: -1})
     q, _ = np.linalg.qr(design.covariates)
     beta0 = _logistic_null(design.y, design.covariates) if design.model == "logistic" else None
@@ -644,8 +823,42 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
                              dtype=np.float64)
     if not compute:
         return stats_arr
-    res = stats_arr.compute()
-    return _table(ds, res)
+    table = _table(ds, stats_arr.compute())
+    table.attrs["genotype_source"] = "call_genotype"
+    return table
+
+
+def _variant_columns(ds: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """Values of per-variant variables, read in one pass.
+
+    Variables still exactly as opened from a local store (same shape, store encoding) are
+    read by zarr in one call per array, which avoids the Dask per-chunk overhead (≈ 2 s
+    for 3 × 370 chunks); anything else (a subset, a rechunked or computed variable) is
+    computed with one ``dask.compute``.
+    """
+    import dask
+
+    from genoma.analyses.cohort.sparse import store_path
+
+    store = store_path(ds)
+    out: dict[str, np.ndarray] = {}
+    direct = [n for n in names if "preferred_chunks" in ds[n].encoding]
+    if store is not None and direct:
+        import zarr
+
+        try:
+            root = zarr.open_group(str(store), mode="r")
+            for n in direct:
+                arr = root[n]
+                if arr.shape == ds[n].shape:
+                    v = np.asarray(arr[...])
+                    out[n] = v.astype(object) if v.dtype.kind == "T" else v
+        except (KeyError, FileNotFoundError, ValueError):
+            out = {}
+    rest = [n for n in names if n not in out]
+    values = dask.compute(*[ds[n].data for n in rest])
+    out.update({n: np.asarray(v) for n, v in zip(rest, values, strict=True)})
+    return out
 
 
 def variant_table(ds: Any) -> pd.DataFrame:
@@ -654,14 +867,18 @@ def variant_table(ds: Any) -> pd.DataFrame:
 
     contigs = np.array([canonical_chrom(str(c)) for c in np.asarray(ds["contig_id"].values)],
                        dtype=object)
-    alleles = np.asarray(ds["variant_allele"].values).astype(str)
+    names = ["variant_contig", "variant_position", "variant_allele"]
+    if "variant_id" in ds:
+        names.append("variant_id")
+    cols = _variant_columns(ds, names)
+    alleles = cols["variant_allele"].astype(str)
     alt = alleles[:, 1] if alleles.shape[1] > 1 else np.full(alleles.shape[0], "")
     table = pd.DataFrame({
-        "chrom": contigs[np.asarray(ds["variant_contig"].values)],
-        "pos": np.asarray(ds["variant_position"].values).astype(np.int64),
+        "chrom": contigs[cols["variant_contig"]],
+        "pos": cols["variant_position"].astype(np.int64),
     })
-    if "variant_id" in ds:
-        vid = np.asarray(ds["variant_id"].values).astype(str)
+    if "variant_id" in cols:
+        vid = cols["variant_id"].astype(str)
         table["id"] = np.where(np.isin(vid, ["", "."]), ".", vid)
     else:
         table["id"] = "."
