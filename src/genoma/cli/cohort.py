@@ -85,6 +85,10 @@ def gwas_cmd(
         False, "--plots",
         help="Also write manhattan.png, qq.png and interactive manhattan.html, qq.html."),
     variants_chunk: int | None = typer.Option(None, "--variants-chunk"),
+    carrier_index: str = typer.Option(
+        "auto", "--carrier-index",
+        help="Sparse carrier index in the store: auto (build on first use when the store is "
+             "writable), use (require it), off (dense scan)."),
     scheduler: str = _SCHEDULER,
     workers: int = _WORKERS,
     threads_per_worker: int = _THREADS,
@@ -107,7 +111,8 @@ def gwas_cmd(
                          model="logistic" if logistic else "linear")
     with dask_context(scheduler, workers=workers, threads_per_worker=threads_per_worker,
                       memory_limit=memory_limit, progress=not json_out) as client:
-        table = gwas(ds, design, firth_fallback=not no_firth, variants_chunk=variants_chunk)
+        table = gwas(ds, design, firth_fallback=not no_firth, variants_chunk=variants_chunk,
+                     carrier_index=carrier_index)  # type: ignore[arg-type]
         sched = describe_scheduler(client)
     from genoma.analyses.cohort.plots import genomic_inflation
 
@@ -115,7 +120,8 @@ def gwas_cmd(
                "lambda_gc": round(genomic_inflation(table.p.to_numpy()), 4),
                "covariates": design.covariate_names[1:], "tested": int((table.error == "").sum()),
                "min_p": float(table.p.min()) if table.p.notna().any() else None,
-               "genome_build": ds.attrs.get("genome_build"), **sched}
+               "genome_build": ds.attrs.get("genome_build"),
+               "genotype_source": table.attrs.get("genotype_source"), **sched}
     with run_directory(out, force=True) as tmp:
         table.to_csv(tmp / "gwas.tsv", sep="\t", index=False, na_rep="NA", float_format="%.10g")
         if plots:

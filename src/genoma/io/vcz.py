@@ -394,7 +394,10 @@ def open_cohort(store: str | Path, *, variants_chunk: int | None = None) -> Any:
                           consolidated=True)
     for name in ("sample_id", "contig_id", "variant_allele", "variant_id"):
         if name in ds and ds[name].dtype.kind not in "OU":
+            # keep the chunk encoding so that the variant table is read by zarr in chunks
+            enc = {k: v for k, v in ds[name].encoding.items() if k in ("chunks", "preferred_chunks")}
             ds[name] = ds[name].astype(object)
+            ds[name].encoding = enc
     if variants_chunk:
         ds = ds.chunk({"variants": variants_chunk})
     validate_cohort(ds, path=str(p))
