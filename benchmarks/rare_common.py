@@ -44,14 +44,22 @@ def case_genes(case: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(v["gene"] for v in case["variants"] if v.get("gene")))
 
 
-def load_knowledge(annotations: str | None = None) -> Any:
-    """The knowledge: hpo3 + HPO annotation files when found."""
+def load_knowledge(annotations: str | None = None, *, cached: bool = True) -> Any:
+    """The knowledge: hpo3 + HPO annotation files when found.
+
+    ``cached``: through the on-disk knowledge cache (:mod:`genoma.kb.rare_cache`, as
+    ``genoma rare`` does), else built from the files.
+    """
     from genoma.analyses.rare.knowledge import build_knowledge
     from genoma.cli.rare import find_annotations, read_annotation_tables
     from genoma.kb import get_source
 
-    ont = get_source("hpo").load()
     path = find_annotations(annotations)
+    if cached:
+        from genoma.kb.rare_cache import load_rare_knowledge
+
+        return load_rare_knowledge(path)
+    ont = get_source("hpo").load()
     tables = read_annotation_tables(path) if path else None
     return build_knowledge(ont, tables)
 

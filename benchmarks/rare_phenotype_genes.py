@@ -40,7 +40,7 @@ from rare_common import (
     rank_of,
 )
 
-from genoma.analyses.rare.phenotype import PhenotypeParams, score_phenotypes
+from genoma.analyses.rare.phenotype import FEATURES, PhenotypeParams, score_phenotypes
 
 
 def mane_genes() -> list[str]:
@@ -64,56 +64,116 @@ def gene_scores(kn, row_scores: np.ndarray, genes: list[str]) -> dict[str, float
     return out
 
 
-def resnik_scores(kn, observed: list[str]) -> np.ndarray:
-    """Best-match-average Resnik similarity (patient → disease) for every row."""
-    obs = [t for t in (kn.resolve(x) for x in observed) if t]
-    if not obs:
-        return np.zeros(kn.n_rows)
-    tot = np.zeros(kn.n_rows)
-    for q in obs:
-        anc = kn.ancestors_cols(kn.col[q])
-        present = kn.implied[:, anc].toarray() > 0
-        tot += (present * kn.ic[anc][None, :]).max(axis=1)
-    return tot / len(obs)
+def training_sets(kn, cases, params, n_hard=200, n_random=200, seed=0):
+    """Feature matrices for the conditional-logit fit: per case, the true disease row
+    first, then hard (top by LR and by Resnik) and random negative rows; rows sharing
+    the true gene are left out (they do not compete in a gene ranking)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    base = PhenotypeParams(gamma=params.gamma, alpha=params.alpha, delta=params.delta,
+                           eps_not=params.eps_not, model="lr")
+    for c in cases:
+        genes = case_genes(c)
+        d = c["diseases"][0] if c["diseases"] else None
+        if len(genes) != 1 or d not in kn.row_of:
+            continue
+        ph = score_phenotypes(kn, c["hpo_present"], c["hpo_excluded"], base)
+        X = np.column_stack([ph.features[f] for f in FEATURES])
+        true = kn.row_of[d]
+        bad = np.zeros(kn.n_rows, dtype=bool)
+        bad[kn.gene_rows.get(genes[0], [])] = True
+        bad[true] = True
+        cand = set(np.argsort(-ph.features["lr"])[: n_hard].tolist())
+        cand |= set(np.argsort(-ph.features["resnik_pd"])[: n_hard].tolist())
+        cand |= set(rng.choice(kn.n_rows, n_random, replace=False).tolist())
+        neg = np.array(sorted(r for r in cand if not bad[r]), dtype=np.int64)
+        out.append(X[np.r_[true, neg]])
+    return out
 
 
-def evaluate(kn, cases, params, pools, rng_seed=0, with_resnik=False):
-    res = {k: [] for k in pools}
-    res_dis, res_resnik = [], []
+def fit_weights(sets, l2=1e-3):
+    """Conditional-logit weights (softmax over each case's rows, the true row first),
+    features standardised for the optimiser and mapped back."""
+    from scipy.optimize import minimize
+
+    allx = np.vstack(sets)
+    mu, sd = allx.mean(axis=0), allx.std(axis=0) + 1e-9
+    zs = [(x - mu) / sd for x in sets]
+
+    def loss(w):
+        tot, grad = 0.0, np.zeros_like(w)
+        for z in zs:
+            s = z @ w
+            m = s.max()
+            e = np.exp(s - m)
+            z_sum = e.sum()
+            tot += m + np.log(z_sum) - s[0]
+            grad += (e / z_sum) @ z - z[0]
+        n = len(zs)
+        return tot / n + l2 * w @ w, grad / n + 2 * l2 * w
+
+    w0 = np.zeros(allx.shape[1])
+    w0[0] = 1.0
+    r = minimize(loss, w0, jac=True, method="L-BFGS-B")
+    return tuple(float(x) for x in r.x / sd), float(r.fun)
+
+
+def model_scores(ph, weights) -> np.ndarray:
+    """Phenotype score of every row for feature weights (``None`` = the plain LR)."""
+    if weights is None:
+        return ph.features["lr"]
+    return sum(w * ph.features[f] for w, f in zip(weights, FEATURES, strict=True)) / np.log(10)
+
+
+def evaluate(kn, cases, params, pools, rng_seed=0, with_resnik=False, models=None):
+    """Ranks of the true gene for each model (``{name: weights or None}``), one pass."""
+    models = models or {"genoma": params.weights if params.model == "combined" else None}
+    res = {(m, k): [] for m in models for k in pools}
+    res_dis = {m: [] for m in models}
+    res_resnik = []
     for c in cases:
         genes = case_genes(c)
         if len(genes) != 1:
             continue
         truth = genes[0]
-        s = score_phenotypes(kn, c["hpo_present"], c["hpo_excluded"], params).log10_lr
-        rng = random.Random(f"{rng_seed}:{c['id']}")
-        for name, pool in pools.items():
-            decoys = rng.sample([g for g in pool if g != truth], 100)
-            res[name].append(rank_of(gene_scores(kn, s, [truth, *decoys]), truth))
+        ph = score_phenotypes(kn, c["hpo_present"], c["hpo_excluded"], params)
         d = c["diseases"][0]
-        if d in kn.row_of:
-            row = kn.row_of[d]
-            res_dis.append(int((s > s[row]).sum() + (s == s[row]).sum()))
+        for m, w in models.items():
+            s = model_scores(ph, w)
+            rng = random.Random(f"{rng_seed}:{c['id']}")
+            for name, pool in pools.items():
+                decoys = rng.sample([g for g in pool if g != truth], 100)
+                res[(m, name)].append(rank_of(gene_scores(kn, s, [truth, *decoys]), truth))
+            if d in kn.row_of:
+                row = kn.row_of[d]
+                res_dis[m].append(int((s > s[row]).sum() + (s == s[row]).sum()))
         if with_resnik:
-            rs = resnik_scores(kn, c["hpo_present"])
+            rs = ph.features["resnik_pd"]
             decoys = random.Random(f"{rng_seed}:{c['id']}").sample(
                 [g for g in pools["annotated"] if g != truth], 100)
             res_resnik.append(rank_of(gene_scores(kn, rs, [truth, *decoys]), truth))
-    out = {k: Ranks(v).summary() for k, v in res.items()}
-    out["disease_all"] = Ranks(res_dis).summary()
+    out = {f"{m}/{k}": Ranks(v).summary() for (m, k), v in res.items()}
+    for m, v in res_dis.items():
+        out[f"{m}/disease_all"] = Ranks(v).summary()
     if with_resnik:
-        out["resnik_annotated"] = Ranks(res_resnik).summary()
+        out["resnik/annotated"] = Ranks(res_resnik).summary()
     return out
+
+
+MASKS = {"lr+resnik2": (0, 1, 2), "all": (0, 1, 2, 3, 4, 5)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0, help="cases per split (0 = all)")
-    ap.add_argument("--no-fit", action="store_true")
+    ap.add_argument("--no-fit", action="store_true", help="use the default weights")
+    ap.add_argument("--grid", action="store_true", help="also refit gamma/alpha/delta")
+    ap.add_argument("--train", type=int, default=1500, help="fit cases for the weights")
+    ap.add_argument("--val", type=int, default=800, help="fit cases to choose features")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     t0 = time.time()
-    kn = load_knowledge()
+    kn = load_knowledge(cached=True)
     print(f"knowledge: {kn.annotation_version}, HPO {kn.hpo_version}, {kn.n_rows} rows "
           f"({time.time() - t0:.1f} s)", file=sys.stderr)
     all_pool = mane_genes()
@@ -123,27 +183,58 @@ def main() -> None:
     test = list(iter_split(cases, "test"))
     if a.limit:
         fit, test = fit[: a.limit], test[: a.limit]
-    best = PhenotypeParams()
-    if not a.no_fit:
+    lr_params = PhenotypeParams(model="lr")
+    if a.grid:
         grid = list(itertools.product([0.03, 0.1, 0.3], [0.4, 0.7, 1.0], [0.1, 0.3]))
-        sub = fit[:600]
         scored = []
         for g, al, de in grid:
-            p = PhenotypeParams(gamma=g, alpha=al, delta=de)
-            r = evaluate(kn, sub, p, {"annotated": pools["annotated"]})["annotated"]
+            p = PhenotypeParams(gamma=g, alpha=al, delta=de, model="lr")
+            r = evaluate(kn, fit[:600], p, {"annotated": pools["annotated"]})[
+                "genoma/annotated"]
             scored.append((r["top1"], r["mrr"], p))
             print(f"fit {p}: top1 {r['top1']:.3f} mrr {r['mrr']:.3f}", file=sys.stderr)
         scored.sort(key=lambda x: (x[0], x[1]), reverse=True)
-        best = scored[0][2]
+        lr_params = scored[0][2]
+    best = PhenotypeParams(gamma=lr_params.gamma, alpha=lr_params.alpha,
+                           delta=lr_params.delta)
+    fit_info = {}
+    if not a.no_fit:
+        # conditional-logit weights on the first fit cases; the feature set chosen by
+        # top-1 on the last fit cases (never on test)
+        train, val = fit[: a.train], fit[-a.val:]
+        sets = training_sets(kn, train, lr_params)
+        cands = {}
+        for name, mask in MASKS.items():
+            w, loss = fit_weights([x[:, list(mask)] for x in sets])
+            full = [0.0] * len(FEATURES)
+            for i, m in enumerate(mask):
+                full[m] = w[i]
+            cands[name] = tuple(full)
+            fit_info[name] = {"weights": full, "train_loss": loss}
+        r = evaluate(kn, val, lr_params, {"annotated": pools["annotated"]},
+                     models={**cands, "lr": None})
+        for name in cands:
+            fit_info[name]["val_top1"] = r[f"{name}/annotated"]["top1"]
+        fit_info["lr_val_top1"] = r["lr/annotated"]["top1"]
+        chosen = max(cands, key=lambda k: r[f"{k}/annotated"]["top1"])
+        fit_info["chosen"] = chosen
+        fit_info["n_train_cases"] = len(sets)
+        fit_info["n_val_cases"] = r["lr/annotated"]["n"]
+        print(json.dumps(fit_info, indent=1), file=sys.stderr)
+        best = PhenotypeParams(gamma=lr_params.gamma, alpha=lr_params.alpha,
+                               delta=lr_params.delta, weights=cands[chosen])
     t1 = time.time()
-    res = evaluate(kn, test, best, pools, with_resnik=True)
+    res = evaluate(kn, test, best, pools, with_resnik=True,
+                   models={"combined": best.weights, "lr": None})
     per_case = (time.time() - t1) / max(1, len(test))
     res["params"] = best.__dict__
+    res["fit"] = fit_info
     res["seconds_per_case"] = per_case
     res["knowledge"] = {"annotations": kn.annotation_version, "hpo": kn.hpo_version}
     print(json.dumps(res, indent=2))
-    for k in ("annotated", "all", "resnik_annotated", "disease_all"):
-        print(f"| {k} | {fmt(res[k])} |")
+    for k, v in res.items():
+        if isinstance(v, dict) and "n" in v:
+            print(f"| {k} | {fmt(v)} |")
     if a.json:
         a.json.write_text(json.dumps(res, indent=2))
 

@@ -6,10 +6,12 @@ Pipeline (pure functions, no file I/O):
    term matrices from the embedded HPO and, when given, HPO's annotation files
    (:mod:`.knowledge`);
 2. :func:`~.phenotype.score_phenotypes` scores every disease against the patient's
-   observed and excluded terms in milliseconds (LIRICAL-style likelihood ratios);
+   observed and excluded terms in milliseconds (LIRICAL-style likelihood ratios,
+   combined with Resnik similarities by a learned linear model);
 3. :func:`~.genotype.collect_gene_variants` groups the patient's ALT alleles by gene
-   (with consequences when an annotator ran) and :func:`~.genotype.genotype_lr` scores
-   them under each mode of inheritance;
+   (with consequences when an annotator ran, or variant classes from HGVS,
+   :mod:`.variant_class`) and :func:`~.genotype.genotype_lr` scores them under each
+   mode of inheritance;
 4. :func:`~.ranking.rank_diagnoses` combines both into post-test probabilities;
    :class:`~.findings.RareResult` turns them into TSV rows, ``diagnosis`` findings and
    a Phenopacket interpretation.
@@ -40,6 +42,11 @@ from genoma.analyses.rare.knowledge import (
 )
 from genoma.analyses.rare.phenotype import PhenotypeParams, PhenotypeScores, score_phenotypes
 from genoma.analyses.rare.ranking import Candidate, rank_diagnoses
+from genoma.analyses.rare.variant_class import (
+    VARIANT_CLASSES,
+    class_from_consequence,
+    class_from_hgvs,
+)
 from genoma.errors import MalformedInputError
 from genoma.model.findings import Limitation
 from genoma.model.subject import Patient
@@ -48,6 +55,7 @@ __all__ = [
     "ANALYSIS",
     "ANALYSIS_VERSION",
     "TSV_COLUMNS",
+    "VARIANT_CLASSES",
     "AnnotationTables",
     "Candidate",
     "GeneGenotype",
@@ -57,6 +65,8 @@ __all__ = [
     "RareKnowledge",
     "RareResult",
     "build_knowledge",
+    "class_from_consequence",
+    "class_from_hgvs",
     "collect_gene_variants",
     "diagnose",
     "genotype_lr",

@@ -17,12 +17,13 @@ from genoma.model.findings import Confidence, Evidence, Finding, Limitation
 __all__ = ["ANALYSIS", "ANALYSIS_VERSION", "TSV_COLUMNS", "RareResult"]
 
 ANALYSIS = "rare"
-ANALYSIS_VERSION = "0.1.0"
+ANALYSIS_VERSION = "0.2.0"
 
 #: Columns of ``rare.tsv`` (the first six are the public contract).
 TSV_COLUMNS = ("rank", "disease_id", "disease_name", "gene_symbol", "score", "variants",
                "log10_lr", "phenotype_log10_lr", "genotype_log10_lr", "inheritance",
-               "mode_used", "genotype", "matched_terms")
+               "mode_used", "genotype", "matched_terms", "phenotype_lr_only_log10",
+               "resnik_patient_to_disease", "resnik_disease_to_patient", "variant_classes")
 
 
 def _url(disease_id: str) -> str | None:
@@ -64,6 +65,10 @@ class RareResult:
         """Term-by-term explanation of a candidate."""
         return explain_terms(self.knowledge, self.phenotype, c.row)
 
+    def _feat(self, name: str, row: int) -> str:
+        f = self.phenotype.features.get(name)
+        return _num(float(f[row])) if f is not None and row >= 0 else ""
+
     def rows(self, top: int = 0) -> list[dict[str, Any]]:
         """``rare.tsv`` rows (all candidates when ``top`` is 0)."""
         out = []
@@ -88,6 +93,10 @@ class RareResult:
                 "mode_used": c.mode,
                 "genotype": c.genotype_explanation,
                 "matched_terms": ";".join(matched),
+                "phenotype_lr_only_log10": self._feat("lr", c.row),
+                "resnik_patient_to_disease": self._feat("resnik_pd", c.row),
+                "resnik_disease_to_patient": self._feat("resnik_dp", c.row),
+                "variant_classes": ";".join(v.variant_class or "" for v in c.variants),
             })
         return out
 
@@ -99,7 +108,10 @@ class RareResult:
             terms = self.explain(c)
             pos = [m for m in terms if m.kind in ("match", "ancestor") and m.log10_lr > 0]
             neg = [m for m in terms if m.log10_lr < 0]
-            parts = [f"Phenotype log10 LR {c.pheno_log10_lr:+.2f}"]
+            parts = [f"Phenotype score {c.pheno_log10_lr:+.2f} (log10)"]
+            if c.row >= 0 and "lr" in self.phenotype.features:
+                parts[0] += (f"; term likelihood ratios log10 "
+                             f"{float(self.phenotype.features['lr'][c.row]):+.2f}")
             if pos:
                 parts.append("matched: " + "; ".join(
                     f"{m.label or m.term}" + ("" if m.via == m.term else f" (via {m.via_label})")
@@ -139,7 +151,8 @@ class RareResult:
                     "genotype": c.genotype_explanation,
                     "variants": [{"variant": variant_key(v.variant), "zygosity": v.zygosity,
                                   "consequence": v.consequence, "impact": v.impact,
-                                  "origin": v.origin, "weight": v.weight}
+                                  "origin": v.origin, "weight": v.weight,
+                                  "variant_class": v.variant_class}
                                  for v in c.variants],
                     "terms": [{"term": m.term, "label": m.label, "via": m.via,
                                "kind": m.kind, "log10_lr": round(m.log10_lr, 4)}

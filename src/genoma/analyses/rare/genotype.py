@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from genoma.analyses.rare.inheritance import alleles_needed
+from genoma.analyses.rare.variant_class import class_from_consequence
 from genoma.model.genotype import Call
 from genoma.model.variant import Variant, canonical_chrom
 
@@ -49,6 +50,14 @@ __all__ = [
     "variant_key",
 ]
 
+#: Default class weights ``P(class | causal) / P(class | background)`` (see
+#: :class:`GenotypeParams`): causal shares from the HGVS of 4,250 ``fit`` cases,
+#: background shares from NA12878 chr21 genic variants annotated by genoma.
+CLASS_LR: dict[str, float] = {
+    "lof": 423.0, "splice": 78.1, "missense": 63.3, "inframe": 49.2, "splice_region": 4.33,
+    "synonymous": 0.581, "utr": 0.0839, "non_coding": 0.0134, "unknown": 1.0,
+}
+
 #: Weight of a variant by VEP IMPACT.
 IMPACT_WEIGHTS: dict[str, float] = {"HIGH": 1.0, "MODERATE": 0.8, "LOW": 0.1, "MODIFIER": 0.02}
 
@@ -62,10 +71,12 @@ def variant_key(v: Variant) -> str:
 class GenotypeParams:
     """Parameters of the genotype LR.
 
-    ``rate_per_kb`` and ``lr_no_variant`` were chosen on the ``fit`` half of the spiked
-    phenopacket-store cases in the fair setting (``benchmarks/rare_spiked.py``, grid
-    0.01/0.1/1.0 × 0.02/0.2); the other values are priors, not fitted (no data set
-    with consequences was available to fit them).
+    ``rate_per_kb`` was chosen on the ``fit`` half of the spiked phenopacket-store cases
+    in the fair setting (``benchmarks/rare_spiked.py``, first round); ``class_lr``,
+    ``rate_per_kb_annotated`` and ``rate_per_kb_filtered`` are measured (causal classes
+    of the fit cases' HGVS; NA12878 chr21 annotated by genoma; the share of NA12878's
+    alleles rare in 1000 Genomes); a grid over ``lr_no_variant`` × ``lr_one_hit`` had no
+    effect on the fit cases (``docs/bench/rare.md``), so those stay priors.
 
     Attributes
     ----------
@@ -74,21 +85,36 @@ class GenotypeParams:
         (every variant in the gene qualifies).
     rate_per_kb_annotated
         The same when consequences are known (only weighted coding/splice variants).
+    rate_per_kb_filtered
+        The same when common alleles were removed by frequency (``max_af``).
     weight_unannotated
         Weight of a variant whose consequence is unknown.
     lr_no_variant, lr_one_hit, lr_cap
         See the module docstring.
     de_novo_boost
         Weight multiplier of a *de novo* variant.
+    class_lr
+        Variant class (:data:`~.variant_class.VARIANT_CLASSES`) → weight
+        ``P(class | causal) / P(class | background allele)``; used for variants whose
+        class is known (``classes`` of :func:`collect_gene_variants`, or derived from the
+        annotator's consequences). Empty: impact weights (:data:`IMPACT_WEIGHTS`).
+        Defaults estimated by ``benchmarks/rare_spiked.py`` (causal classes of the
+        ``fit`` cases' HGVS; background classes of NA12878 chr21 annotated by genoma).
+    max_af
+        Alleles with a population frequency at or above this never qualify (when
+        frequencies are given to :func:`collect_gene_variants`).
     """
 
     rate_per_kb: float = 1.0
-    rate_per_kb_annotated: float = 0.01
+    rate_per_kb_annotated: float = 1.72
+    rate_per_kb_filtered: float = 0.0341
     weight_unannotated: float = 1.0
     lr_no_variant: float = 0.02
     lr_one_hit: float = 0.2
     lr_cap: float = 1000.0
     de_novo_boost: float = 2.0
+    class_lr: Mapping[str, float] = field(default_factory=lambda: dict(CLASS_LR))
+    max_af: float = 0.01
 
 
 @dataclass
@@ -109,6 +135,8 @@ class VariantEvidence:
     origin: str = "unknown"
     """``de_novo``, ``paternal``, ``maternal``, ``biparental``, ``unknown``."""
     excluded_for_recessive: bool = False
+    variant_class: str | None = None
+    """:data:`~.variant_class.VARIANT_CLASSES` member when known."""
 
     @property
     def zygosity(self) -> str:
@@ -124,6 +152,9 @@ class GeneGenotype:
     chrom: str
     length: int
     variants: list[VariantEvidence] = field(default_factory=list)
+    frequency_filtered: bool = False
+    """Whether common alleles were removed (``frequencies`` given): selects the
+    background rate ``rate_per_kb_filtered``."""
 
 
 def consequences_from_csq(entries: Iterable[str], fields: list[str]
@@ -166,6 +197,8 @@ def collect_gene_variants(
     parents: Mapping[str, Mapping[str, int]] | None = None,
     affected_parents: frozenset[str] = frozenset(),
     params: GenotypeParams | None = None,
+    classes: Mapping[str, str] | None = None,
+    frequencies: Mapping[str, float] | None = None,
 ) -> dict[str, GeneGenotype]:
     """The patient's ALT alleles grouped by gene.
 
@@ -186,6 +219,12 @@ def collect_gene_variants(
         Which of ``father`` / ``mother`` are affected.
     params
         Genotype parameters.
+    classes
+        ``variant_key`` → variant class (e.g. :func:`~.variant_class.class_from_hgvs` of a
+        literature variant); overrides the class derived from ``consequences``.
+    frequencies
+        ``variant_key`` → population allele frequency; alleles at or above
+        ``params.max_af`` are not collected (absent keys count as rare).
 
     Returns
     -------
@@ -196,6 +235,10 @@ def collect_gene_variants(
     kept: list[tuple[Call, int]] = []
     for c in calls:
         n = _qualifies(c)
+        if n > 0 and frequencies is not None:
+            af = frequencies.get(variant_key(c.variant))
+            if af is not None and af >= prm.max_af:
+                n = 0
         if n > 0:
             kept.append((c, n))
     out: dict[str, GeneGenotype] = {}
@@ -215,17 +258,27 @@ def collect_gene_variants(
         chrom = canonical_chrom(v.chrom)
         hemi = (chrom in ("chrX", "chrY") and sex == "MALE") or chrom == "chrM"
         copies = 2 if (n >= 2 or hemi or len(call.genotype.alleles) == 1) else 1
-        hits: list[tuple[str, str | None, str | None, float]] = []
-        if consequences is not None:
+        hits: list[tuple[str, str | None, str | None, float, str | None]] = []
+        given = classes.get(key) if classes is not None else None
+        if consequences is not None and key in consequences:
             best: dict[str, tuple[str, str, float]] = {}
+            terms: dict[str, list[str]] = {}
             for sym, csq, imp in consequences.get(key, []):
                 w = IMPACT_WEIGHTS.get(imp, 0.0)
+                terms.setdefault(sym, []).append(csq)
                 if sym not in best or w > best[sym][2]:
                     best[sym] = (csq, imp, w)
-            hits = [(s, c_, i_, w) for s, (c_, i_, w) in best.items()]
+            for s_, (c_, i_, w) in best.items():
+                vc = given or class_from_consequence(terms[s_])
+                if prm.class_lr:
+                    w = prm.class_lr.get(vc, prm.weight_unannotated)
+                hits.append((s_, c_, i_, w, vc))
         else:
             syms = dict.fromkeys(str(cols["symbol"][g]) for g in by_q.get(q, []))
-            hits = [(s, None, None, prm.weight_unannotated) for s in syms]
+            w = prm.weight_unannotated
+            if given is not None and prm.class_lr:
+                w = prm.class_lr.get(given, prm.weight_unannotated)
+            hits = [(s_, None, None, w, given) for s_ in syms]
         origin = "unknown"
         excluded_rec = False
         if parents:
@@ -246,20 +299,22 @@ def collect_gene_variants(
         hap = None
         if g.phased and copies == 1 and len(g.alleles) == 2:
             hap = 0 if g.alleles[0] == 1 else 1
-        for sym, csq, imp, w in hits:
+        for sym, csq, imp, w, vc in hits:
             if w <= 0:
                 continue
             if origin == "de_novo":
-                w = min(1.0, w * prm.de_novo_boost)
+                w = w * prm.de_novo_boost if prm.class_lr and vc else min(
+                    1.0, w * prm.de_novo_boost)
             gg = out.get(sym)
             if gg is None:
                 loci = genes.loci(sym) if hasattr(genes, "loci") else []
                 length = max((x.end - x.start + 1 for x in loci), default=10_000)
-                gg = out[sym] = GeneGenotype(sym, chrom, length)
+                gg = out[sym] = GeneGenotype(sym, chrom, length,
+                                             frequency_filtered=frequencies is not None)
             gg.variants.append(VariantEvidence(
                 variant=v, gene=sym, copies=copies, weight=w, phased=g.phased,
                 phase_set=g.phase_set, haplotype=hap, consequence=csq, impact=imp,
-                origin=origin, excluded_for_recessive=excluded_rec))
+                origin=origin, excluded_for_recessive=excluded_rec, variant_class=vc))
     for gg in out.values():
         gg.variants.sort(key=lambda e: -e.weight)
     return out
@@ -334,13 +389,18 @@ def genotype_lr(gg: GeneGenotype | None, mode: str, sex: str, *, annotated: bool
     if gg is None or not gg.variants:
         return prm.lr_no_variant, [], "no qualifying variant in the gene"
     k = alleles_needed(mode, sex, gg.chrom or chrom)
-    rate = prm.rate_per_kb_annotated if annotated else prm.rate_per_kb
+    if gg.frequency_filtered:
+        rate = prm.rate_per_kb_filtered
+    else:
+        rate = prm.rate_per_kb_annotated if annotated else prm.rate_per_kb
     lam = max(rate * gg.length / 1000.0, 1e-6)
     if k == 1:
         top = gg.variants[0]
         p_bg = -math.expm1(-lam)
         lr = top.weight / p_bg
         desc = f"{top.zygosity} {variant_key(top.variant)}"
+        if top.variant_class:
+            desc += f" [{top.variant_class}]"
         if top.origin != "unknown":
             desc += f" ({top.origin.replace('_', ' ')})"
         return min(lr, prm.lr_cap), [top], desc

@@ -36,7 +36,23 @@ import numpy as np
 
 from genoma.analyses.rare.knowledge import RareKnowledge
 
-__all__ = ["PhenotypeParams", "PhenotypeScores", "score_phenotypes"]
+__all__ = ["FEATURES", "PhenotypeParams", "PhenotypeScores", "phenotype_features",
+           "score_phenotypes"]
+
+#: Names of the per-disease phenotype features combined by the ``combined`` model
+#: (order of :attr:`PhenotypeParams.weights`):
+#:
+#: * ``lr``: the summed log10 likelihood ratio above;
+#: * ``resnik_pd``: Resnik best-match average, patient → disease (mean over patient terms of
+#:   the IC of the most informative common ancestor with the disease's terms);
+#: * ``resnik_dp``: the same, disease → patient (mean over the disease's annotations);
+#: * ``explained``: share of the disease's annotations the patient shows (a patient term
+#:   at or below them);
+#: * ``explained_f``: the same weighted by annotated frequency (the share of the
+#:   *expected* features that were seen);
+#: * ``log_size``: natural log of the number of annotations of the disease.
+FEATURES: tuple[str, ...] = ("lr", "resnik_pd", "resnik_dp", "explained", "explained_f",
+                             "log_size")
 
 
 @dataclass(frozen=True)
@@ -44,8 +60,9 @@ class PhenotypeParams:
     """Parameters of the phenotype likelihood ratios.
 
     The defaults were fitted on the ``fit`` half of the phenopacket-store dev cases
-    (``benchmarks/rare_phenotype_genes.py``, grid over ``gamma``, ``alpha``, ``delta``;
-    see ``docs/bench/rare.md``).
+    (``benchmarks/rare_phenotype_genes.py``: grid over ``gamma``, ``alpha``, ``delta``;
+    ``weights`` by a conditional-logit fit on 1,175 fit cases with the HPO 2025-01-16
+    annotations, feature set chosen on 800 other fit cases; see ``docs/bench/rare.md``).
 
     Attributes
     ----------
@@ -57,12 +74,36 @@ class PhenotypeParams:
         Floor of an excluded term's ``P(not x | d)``.
     eps_not
         LR of an observed term the disease is annotated ``NOT`` to have.
+    model
+        ``"lr"``: the phenotype score is the summed log10 LR; ``"combined"``: a
+        learned linear combination of :data:`FEATURES` (a conditional-logit model fitted
+        on the ``fit`` cases, ``benchmarks/rare_phenotype_genes.py``); ``"auto"``
+        (default): ``combined`` when the knowledge has gene ↔ disease links (HPO
+        annotation files, on which the weights were fitted), else ``lr``. With hpo3
+        alone the diseases carry no gene, so the genotype cannot arbitrate between a
+        disease and a phenotypically close one; there the combined model ranks the
+        demo's cystic-fibrosis patient under a 4-term bronchiectasis entity, while on
+        fit cases it names the disease more often (top-1 29.8 % vs 14.0 %), see
+        ``docs/bench/rare.md``.
+    weights
+        Weights of the ``combined`` model.
+    gene_profile_offset
+        Penalty of gene-profile pseudo-rows in the ``combined`` model (see below).
     """
 
     gamma: float = 0.1
     alpha: float = 1.0
     delta: float = 0.1
     eps_not: float = 0.05
+    model: str = "auto"
+    weights: tuple[float, ...] = (0.1495, 3.5043, 0.3024, -2.2147, 6.5665, -0.0587)
+    gene_profile_offset: float = 3.0
+    """log10 subtracted from gene-profile pseudo-rows (``GENE:…``, hpo3-only knowledge)
+    in the ``combined`` model: a gene profile is the union of its diseases, so its
+    similarity features beat the diseases' own (fit cases, hpo3: disease top-1 19.8 %
+    at 0, 29.8 % for any offset ≥ 2)."""
+    """Weights of :data:`FEATURES` in the ``combined`` model (natural-log scale: the
+    combined phenotype score is ``Σ w·feature / ln 10``, a log10 odds)."""
 
 
 @dataclass
@@ -72,7 +113,8 @@ class PhenotypeScores:
     Attributes
     ----------
     log10_lr
-        Row → summed log10 LR of all terms.
+        Row → phenotype score used for ranking (log10 scale): the summed log10 LR of
+        all terms (model ``lr``) or the learned combination (model ``combined``).
     observed, excluded
         The (resolved) terms used, in order.
     term_log10_lr
@@ -85,6 +127,8 @@ class PhenotypeScores:
         Obsolete id → current id substitutions made.
     dropped
         Input ids unknown in the release (ignored).
+    features
+        Feature name (:data:`FEATURES`) → row values (``lr`` is the summed log10 LR).
     """
 
     log10_lr: np.ndarray
@@ -95,6 +139,7 @@ class PhenotypeScores:
     best_ancestor: np.ndarray
     replaced: dict[str, str] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
+    features: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _resolve_all(kn: RareKnowledge, ids: list[str], replaced: dict[str, str],
@@ -131,6 +176,11 @@ def score_phenotypes(kn: RareKnowledge, observed: Sequence[str], excluded: Seque
     PhenotypeScores
     """
     prm = params or PhenotypeParams()
+    if prm.model not in ("lr", "combined", "auto"):
+        raise ValueError(f"unknown phenotype model {prm.model!r}")
+    model = prm.model
+    if model == "auto":
+        model = "combined" if kn.has_gene_links else "lr"
     replaced: dict[str, str] = {}
     dropped: list[str] = []
     obs = _resolve_all(kn, list(observed), replaced, dropped)
@@ -138,9 +188,12 @@ def score_phenotypes(kn: RareKnowledge, observed: Sequence[str], excluded: Seque
     n = kn.n_rows
     term_lr = np.zeros((n, len(obs)), dtype=np.float64)
     best = np.zeros((n, len(obs)), dtype=np.int32)
+    resnik = np.zeros(n, dtype=np.float64)
+    in_patient = np.zeros(len(kn.term_ids), dtype=bool)
     for j, q in enumerate(obs):
         cq = kn.col[q]
         anc = kn.ancestors_cols(cq)
+        in_patient[anc] = True
         imp = kn.implied[:, anc].toarray()
         dire = kn.direct[:, anc].toarray()
         w = np.where(anc == cq, 1.0, prm.gamma)[None, :]
@@ -152,6 +205,7 @@ def score_phenotypes(kn: RareKnowledge, observed: Sequence[str], excluded: Seque
         lr = np.where(not_hit, prm.eps_not, lr)
         term_lr[:, j] = prm.alpha * np.log10(lr)
         best[:, j] = anc[k]
+        resnik += ((imp > 0) * kn.ic[anc][None, :]).max(axis=1)
     exc_lr = np.zeros((n, len(exc)), dtype=np.float64)
     for j, x in enumerate(exc):
         cx = kn.col[x]
@@ -159,4 +213,69 @@ def score_phenotypes(kn: RareKnowledge, observed: Sequence[str], excluded: Seque
         p_bg = min(float(kn.bg[cx]), 0.99)
         exc_lr[:, j] = np.log10(np.maximum(1.0 - f, prm.delta) / (1.0 - p_bg))
     total = term_lr.sum(axis=1) + exc_lr.sum(axis=1)
-    return PhenotypeScores(total, obs, exc, term_lr, exc_lr, best, replaced, dropped)
+    feats = phenotype_features(kn, in_patient, resnik / max(len(obs), 1))
+    feats["lr"] = total
+    if model == "combined":
+        if len(prm.weights) != len(FEATURES):
+            raise ValueError(f"expected {len(FEATURES)} weights, got {len(prm.weights)}")
+        score = sum(w * feats[f] for w, f in zip(prm.weights, FEATURES, strict=True)
+                    if w != 0.0)
+        score = np.asarray(score, dtype=np.float64) / np.log(10.0)
+        gene_rows = _row_stats(kn)["gene_profile"]
+        if prm.gene_profile_offset and gene_rows.any():  # type: ignore[union-attr]
+            score = score - prm.gene_profile_offset * gene_rows
+    else:
+        score = total
+    return PhenotypeScores(score, obs, exc, term_lr, exc_lr, best, replaced, dropped, feats)
+
+
+def _row_stats(kn: RareKnowledge) -> dict[str, object]:
+    """Per-knowledge constants of :func:`phenotype_features` (cached on ``kn``)."""
+    st = kn.__dict__.get("_pheno_row_stats")
+    if st is None:
+        direct = kn.direct.tocsr()
+        binary = direct.copy()
+        binary.data = np.ones_like(binary.data)
+        n_annot = np.asarray(binary.sum(axis=1)).ravel().astype(np.float64)
+        f_sum = np.asarray(direct.sum(axis=1)).ravel().astype(np.float64)
+        st = kn.__dict__["_pheno_row_stats"] = {
+            "direct": direct, "binary": binary, "n_annot": np.maximum(n_annot, 1.0),
+            "f_sum": np.maximum(f_sum, 1e-9), "seg": np.asarray(kn._anc_ptr[:-1], dtype=np.int64),
+            "gene_profile": np.array([d.startswith("GENE:") for d in kn.disease_ids], dtype=bool),
+        }
+    return st
+
+
+def phenotype_features(kn: RareKnowledge, in_patient: np.ndarray, resnik_pd: np.ndarray
+                       ) -> dict[str, np.ndarray]:
+    """Similarity features of every disease row (all but ``lr``, see :data:`FEATURES`).
+
+    Parameters
+    ----------
+    kn
+        The knowledge.
+    in_patient
+        Term column → whether it is a patient term or an ancestor of one.
+    resnik_pd
+        Row → patient → disease Resnik best-match average (computed with the LRs).
+
+    Returns
+    -------
+    dict
+        Feature name → row values.
+    """
+    st = _row_stats(kn)
+    anc = kn._anc
+    # best IC shared by each term with the patient: max IC over its ancestors in the patient
+    vals = np.where(in_patient[anc], kn.ic[anc], 0.0)
+    best_ic = np.maximum.reduceat(vals, st["seg"])  # type: ignore[arg-type]
+    binary, direct = st["binary"], st["direct"]
+    n_annot, f_sum = st["n_annot"], st["f_sum"]
+    hit = in_patient.astype(np.float64)
+    return {
+        "resnik_pd": resnik_pd,
+        "resnik_dp": (binary @ best_ic) / n_annot,  # type: ignore[operator]
+        "explained": (binary @ hit) / n_annot,  # type: ignore[operator]
+        "explained_f": (direct @ hit) / f_sum,  # type: ignore[operator]
+        "log_size": np.log(n_annot),  # type: ignore[arg-type]
+    }
