@@ -10,6 +10,8 @@ Crypt4GH key pair, then runs `hyperfine` (if installed; else repeated wall-clock
 on four commands (and times them interleaved, run after run):
 
 * ``crypt4gh encrypt --recipient_pk PUB < in > out``      (reference encrypt)
+* ``crypt4gh encrypt --sk SEC --recipient_pk PUB ...``    (the same, with an authenticated
+  sender key to unlock: the key situation of ``genoma put``)
 * ``genoma put``  (this script's ``put`` sub-command: stream-encrypt into the vault,
   SHA-256 of the plaintext, segment seal, fsync, atomic commit)
 * ``crypt4gh decrypt --sk SEC < in.c4gh > out``            (reference decrypt)
@@ -96,6 +98,10 @@ def _bench(size_mb: int, runs: int, workdir: Path, before: Path | None = None) -
     w = workdir
     cmds = {
         "crypt4gh encrypt (CLI)": f"{c4gh} encrypt --recipient_pk {w}/user.pub < {w}/in.bin > {w}/ref.c4gh",
+        "crypt4gh encrypt --sk (CLI, unlocks a sender key)": (
+            f"{c4gh} encrypt --sk {w}/user.sec --recipient_pk {w}/user.pub "
+            f"< {w}/in.bin > {w}/ref_sk.c4gh"
+        ),
         "genoma vault put": f"{me} put {vault} {w}/in.bin",
         "crypt4gh decrypt (CLI)": f"{c4gh} decrypt --sk {w}/user.sec < {w}/ref.c4gh > {w}/ref.out",
         "genoma vault get": f"{me} get {vault} {w}/got.out",
@@ -104,6 +110,9 @@ def _bench(size_mb: int, runs: int, workdir: Path, before: Path | None = None) -
         b = f"--impl {before.resolve()}"
         cmds = {
             "crypt4gh encrypt (CLI)": cmds["crypt4gh encrypt (CLI)"],
+            "crypt4gh encrypt --sk (CLI, unlocks a sender key)": cmds[
+                "crypt4gh encrypt --sk (CLI, unlocks a sender key)"
+            ],
             "genoma vault put (before)": f"{me} put {b} {vault} {w}/in.bin",
             "genoma vault put": cmds["genoma vault put"],
             "crypt4gh decrypt (CLI)": cmds["crypt4gh decrypt (CLI)"],

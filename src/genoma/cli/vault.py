@@ -269,23 +269,63 @@ def share_cmd(
     object_id: str = typer.Argument(..., help="Object id."),
     to: str = typer.Option(..., "--to", help="Registered user to add (or remove with --revoke)."),
     revoke: bool = typer.Option(False, "--revoke", help="Remove the user's header packet."),
+    rekey: bool = typer.Option(
+        False,
+        "--rekey",
+        help="With --revoke: also re-encrypt the data under a new session key (a revoked "
+        "user who kept the old session key can then decrypt nothing the vault holds).",
+    ),
     user: str = _AS,
     policy: Path | None = _POLICY,
     audit: Path | None = _AUDIT,
     audit_key: Path | None = _AUDIT_KEY,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Add (or revoke) a recipient by header re-encryption; data segments untouched."""
+    """Add (or revoke) a recipient by header re-encryption; data segments untouched.
+
+    --revoke --rekey also re-encrypts the data with a fresh session key.
+    """
+    from genoma.errors import UsageError
+    from genoma.privacy.vault import Vault
+
+    if rekey and not revoke:
+        raise UsageError("--rekey goes with --revoke (or use `genoma vault rekey`)")
+    v = Vault(vault, _secret("GENOMA_VAULT_PASSPHRASE", "service passphrase"))
+    m0 = v.manifest(object_id)
+    ctl = _controller(vault, policy, audit, audit_key)
+    verb = ("revoke+rekey" if rekey else "revoke") if revoke else "share"
+    done = _audited(ctl, user, "share", f"vault:{object_id}", m0.dataset, m0.subject)
+    m = _run_audited(
+        lambda outcome, detail=None: done(outcome, detail or f"{verb} {to}"),
+        lambda: v.revoke(object_id, to, rekey=rekey) if revoke else v.share(object_id, to),
+    )
+    if json_out:
+        emit_json({"action": verb, "user": to, **m.public_summary()})
+
+
+@app.command("rekey")
+@handle_errors
+def rekey_cmd(
+    vault: Path = _VAULT_ARG,
+    object_id: str = typer.Argument(..., help="Object id."),
+    user: str = _AS,
+    policy: Path | None = _POLICY,
+    audit: Path | None = _AUDIT,
+    audit_key: Path | None = _AUDIT_KEY,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-encrypt an object's data under a new session key (same recipients, verified)."""
     from genoma.privacy.vault import Vault
 
     v = Vault(vault, _secret("GENOMA_VAULT_PASSPHRASE", "service passphrase"))
     m0 = v.manifest(object_id)
     ctl = _controller(vault, policy, audit, audit_key)
-    verb = "revoke" if revoke else "share"
     done = _audited(ctl, user, "share", f"vault:{object_id}", m0.dataset, m0.subject)
-    m = _run_audited(done, lambda: v.revoke(object_id, to) if revoke else v.share(object_id, to))
+    m = _run_audited(
+        lambda outcome, detail=None: done(outcome, detail or "rekey"), lambda: v.rekey(object_id)
+    )
     if json_out:
-        emit_json({"action": verb, "user": to, **m.public_summary()})
+        emit_json({"action": "rekey", **m.public_summary()})
 
 
 @app.command("rotate")
@@ -393,3 +433,198 @@ def ls_cmd(vault: Path = _VAULT_ARG, json_out: bool = typer.Option(False, "--jso
         typer.echo(
             f"{r['id']}\t{r['dataset']}\t{r['size']}\t{','.join(r['recipients'])}\tv{r['version']}"
         )
+
+
+_PSEUDO_KEY = typer.Option(
+    None,
+    "--pseudonym-key",
+    help="Pseudonymisation secret file (hex, >= 32 bytes); default $GENOMA_PSEUDONYM_KEY.",
+)
+_MAPPING = typer.Option(
+    ...,
+    "--mapping",
+    help="Encrypted re-identification mapping: created, or extended if it exists (same "
+    "key and study). Keep it with the key holder, not with the export.",
+)
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    vault: Path = _VAULT_ARG,
+    source: str = typer.Argument(
+        ..., help="Cohort VCF: a vault object id, or a plaintext file with --file."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="De-identified VCF (.vcf, .vcf.gz, .bcf)."),
+    user: str = _AS,
+    study: str = typer.Option(..., "--study", help="Study: pseudonyms differ between studies."),
+    mapping: Path = _MAPPING,
+    from_file: bool = typer.Option(
+        False, "--file", help="SOURCE is a plaintext VCF file, not a vault object."
+    ),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="Dataset of a --file input (vault objects: their own)."
+    ),
+    purpose: str = typer.Option(
+        "research", "--purpose", help="research[:health|:disease:ID|:ancestry|:methods]"
+    ),
+    irb: bool = typer.Option(False, "--irb", help="Ethics approval documented."),
+    commercial: bool = typer.Option(False, "--commercial", help="Commercial use."),
+    accepts: str = typer.Option("", "--accept", help="Accepted conditions: PUB,COL,RTN,MOR."),
+    project: str | None = typer.Option(None, "--project"),
+    min_ac: int = typer.Option(
+        1,
+        "--min-ac",
+        help="Drop records with an ALT allele carried fewer than K times by the exported "
+        "samples (1: sites absent from them; 5: also rare variants); 0 keeps all.",
+    ),
+    drop_info: str = typer.Option("", "--drop-info", help="Comma-separated INFO fields to drop."),
+    keep_info: str | None = typer.Option(
+        None, "--keep-info", help="Comma-separated INFO fields to keep (all others dropped)."
+    ),
+    drop_ids: bool = typer.Option(False, "--drop-ids", help="Blank the ID column."),
+    pseudonym_key: Path | None = _PSEUDO_KEY,
+    force: bool = typer.Option(False, "--force", help="Overwrite --out."),
+    policy: Path | None = _POLICY,
+    audit: Path | None = _AUDIT,
+    audit_key: Path | None = _AUDIT_KEY,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pseudonymised, de-identified research export of a cohort VCF (consent-checked).
+
+    Only samples whose consent (GA4GH DUO) allows the declared research purpose are
+    exported, under keyed pseudonyms; the header is scrubbed; rare variants can be
+    dropped (--min-ac). The export (or its denial) is written to the audit log.
+    """
+    from genoma.errors import InputMissingError, UsageError
+    from genoma.privacy.access import export_cohort
+    from genoma.privacy.consent import Purpose
+    from genoma.privacy.pseudonym import Pseudonymiser, load_pseudonym_key
+
+    if out.exists() and not force:
+        raise UsageError("output exists (use --force)", path=out)
+    if min_ac < 0:
+        raise UsageError("--min-ac must be >= 0")
+    p = Purpose.parse(
+        purpose,
+        irb_approved=irb,
+        commercial=commercial,
+        accepts=frozenset(a.strip().upper() for a in accepts.split(",") if a.strip()),
+        project=project,
+    )
+    key = load_pseudonym_key(pseudonym_key)
+    ps = (
+        Pseudonymiser.load_mapping(mapping, key, study)
+        if mapping.exists()
+        else Pseudonymiser(key, study=study)
+    )
+    ctl = _controller(vault, policy, audit, audit_key)
+    tmp_out = out.with_name(f".{out.name}.export{''.join(out.suffixes)}")
+    tmp_out.unlink(missing_ok=True)
+    opts: dict[str, Any] = {
+        "pseudonymiser": ps,
+        "purpose": p,
+        "drop_info": tuple(x for x in drop_info.split(",") if x),
+        "keep_info": tuple(x for x in keep_info.split(",") if x) if keep_info else None,
+        "min_ac": min_ac or None,
+        "drop_ids": drop_ids,
+    }
+    try:
+        if from_file:
+            src = Path(source)
+            if not src.is_file():
+                raise InputMissingError("VCF not found", path=src)
+            if dataset is None:
+                raise UsageError("--dataset is required with --file")
+            res, excluded = export_cohort(
+                ctl, user=user, dataset=dataset, src=src, dst=tmp_out, **opts
+            )
+        else:
+            from genoma.privacy.vault import Vault
+
+            v = Vault(vault, _secret("GENOMA_VAULT_PASSPHRASE", "service passphrase"))
+            m = v.manifest(source)
+            with v.plaintext_file(source) as plain:
+                res, excluded = export_cohort(
+                    ctl,
+                    user=user,
+                    dataset=m.dataset,
+                    src=plain,
+                    dst=tmp_out,
+                    resource=f"vault:{source}",
+                    **opts,
+                )
+        ps.save_mapping(mapping)
+        os.replace(tmp_out, out)
+    finally:
+        tmp_out.unlink(missing_ok=True)
+    if json_out:
+        emit_json(
+            {
+                "out": str(out),
+                "study": study,
+                "samples_exported": len(res.samples),
+                "samples_excluded": len(excluded),  # a count: never who declined
+                "records": res.records,
+                "dropped_rare": res.dropped_rare,
+                "min_ac": min_ac,
+                "dropped_info": res.dropped_info,
+                "recomputed_info": res.recomputed_info,
+                "mapping": str(mapping),
+            }
+        )
+
+
+@app.command("reidentify")
+@handle_errors
+def reidentify_cmd(
+    vault: Path = _VAULT_ARG,
+    pseudonyms: list[str] = typer.Argument(..., help="Pseudonyms to reverse."),
+    mapping: Path = typer.Option(..., "--mapping", help="The export's encrypted mapping."),
+    study: str = typer.Option(..., "--study"),
+    dataset: str = typer.Option(
+        ..., "--dataset", "-d", help="Dataset the export came from (needs admin on it)."
+    ),
+    user: str = _AS,
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
+    pseudonym_key: Path | None = _PSEUDO_KEY,
+    policy: Path | None = _POLICY,
+    audit: Path | None = _AUDIT,
+    audit_key: Path | None = _AUDIT_KEY,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Reverse pseudonyms: key holder (the secret) with admin on the dataset; audited.
+
+    Needs both the pseudonymisation secret (to open the mapping) and the ``admin``
+    permission on the dataset (the data custodian); prints ``pseudonym<TAB>sample``.
+    """
+    from genoma.errors import GenomaError
+    from genoma.privacy.pseudonym import Pseudonymiser, load_pseudonym_key
+
+    ctl = _controller(vault, policy, audit, audit_key)
+    resource = f"pseudonyms:{study}"
+    rid = ctl.require(user, "admin", resource=resource, dataset=dataset)
+    detail = f"reidentify {len(pseudonyms)} pseudonym(s): {reason}"
+    try:
+        ps = Pseudonymiser.load_mapping(mapping, load_pseudonym_key(pseudonym_key), study)
+        found = {p: ps.reidentify(p) for p in pseudonyms}
+    except GenomaError as exc:
+        ctl.record(
+            user,
+            "admin",
+            resource=resource,
+            purpose=None,
+            outcome="failure",
+            request_id=rid,
+            detail=f"{detail} -- {exc.problem}",
+        )
+        raise
+    ctl.record(
+        user, "admin", resource=resource, purpose=None, outcome="success", request_id=rid,
+        detail=detail,
+    )  # fmt: skip
+    if json_out:
+        emit_json({"study": study, "samples": found})
+        return
+    for p, sid in found.items():
+        typer.echo(f"{p}\t{sid}")

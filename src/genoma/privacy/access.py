@@ -444,6 +444,9 @@ def export_cohort(
     purpose: Purpose,
     drop_info: tuple[str, ...] = (),
     keep_info: tuple[str, ...] | None = None,
+    min_ac: int | None = None,
+    drop_ids: bool = False,
+    resource: str | None = None,
 ) -> Any:
     """De-identified research export of a multi-sample VCF, sample by sample consent.
 
@@ -467,6 +470,14 @@ def export_cohort(
         Declared research purpose.
     drop_info, keep_info
         INFO fields to drop / the only ones to keep.
+    min_ac
+        Drop records with an ALT allele carried fewer than ``min_ac`` times by the
+        exported samples (see :func:`genoma.privacy.pseudonym.deidentify_vcf`).
+    drop_ids
+        Blank the ID column.
+    resource
+        Resource name for the audit log (default ``file:<name of src>``; the CLI passes
+        ``vault:<object id>`` when exporting a vault object).
 
     Returns
     -------
@@ -481,12 +492,12 @@ def export_cohort(
     """
     import pysam
 
-    from genoma.privacy.pseudonym import deidentify_vcf
+    from genoma.privacy.pseudonym import deidentify_vcf, quiet_htslib
 
-    resource = f"file:{Path(src).name}"
+    resource = resource or f"file:{Path(src).name}"
     rid = uuid.uuid4().hex
     try:
-        with pysam.VariantFile(str(src)) as vf:
+        with quiet_htslib(), pysam.VariantFile(str(src)) as vf:
             samples = list(vf.header.samples)
     except (OSError, ValueError) as exc:
         raise MalformedInputError(f"cannot read VCF: {exc}", path=src) from exc
@@ -520,7 +531,8 @@ def export_cohort(
         samples=allowed,
         drop_info=drop_info,
         keep_info=keep_info,
-        drop_ids=False,
+        drop_ids=drop_ids,
+        min_ac=min_ac,
     )
     controller.record(
         user,
@@ -529,6 +541,9 @@ def export_cohort(
         purpose=purpose,
         outcome="success",
         request_id=rid,
-        detail=f"{len(allowed)} samples exported (pseudonymised), {len(excluded)} excluded by consent",
+        detail=(
+            f"{len(allowed)} samples exported (pseudonymised), {len(excluded)} excluded by "
+            f"consent, {result.records} records, {result.dropped_rare} dropped (min_ac={min_ac})"
+        ),
     )
     return result, excluded

@@ -14,8 +14,10 @@ References
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import os
+import threading
 from base64 import b64decode, b64encode
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +32,13 @@ from genoma.errors import ConsentDeniedError, InputMissingError, MalformedInputE
 
 __all__ = [
     "KeyPair",
+    "clear_key_cache",
     "encode_private_key",
     "encode_public_key",
     "fingerprint",
     "generate_keypair",
     "load_private_key",
+    "load_private_key_cached",
     "load_public_key",
     "new_keypair",
     "parse_private_key",
@@ -246,3 +250,69 @@ def parse_private_key(data: bytes, passphrase: str, *, path: str = "<private key
 def load_private_key(path: Path, passphrase: str) -> KeyPair:
     """Read and decrypt a Crypt4GH private-key file (see :func:`parse_private_key`)."""
     return parse_private_key(_read(path), passphrase, path=str(path))
+
+
+# Per-process cache of unlocked private keys (see load_private_key_cached). The cache key
+# is an HMAC, under a random per-process salt, of the key file's bytes and the
+# passphrase: the passphrase is not stored, a changed key file or another passphrase
+# misses, and nothing in the cache is useful outside this process.
+_CACHE_SALT = os.urandom(32)
+_CACHE: dict[bytes, KeyPair] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 64
+
+
+def load_private_key_cached(path: Path, passphrase: str) -> KeyPair:
+    """:func:`load_private_key`, remembering the unlocked key for the rest of the process.
+
+    The scrypt step of unlocking a Crypt4GH key costs about 0.1 s of CPU on purpose (it
+    slows down passphrase guessing). A long-running process (the service, a batch of
+    vault operations) pays it once per key file and passphrase instead of once per
+    :class:`~genoma.privacy.vault.Vault` object. The file is re-read on every call and
+    the cache entry is found by ``HMAC(process salt, file bytes || passphrase)``, so an
+    edited or replaced key file, or a different passphrase, is unlocked (and checked)
+    afresh: a wrong passphrase never hits the cache.
+
+    Security note: the unlocked secret stays in this process's memory until
+    :func:`clear_key_cache` or exit -- the same exposure as a live ``Vault`` object,
+    which keeps its unlocked keys for its lifetime. Processes that must not keep keys
+    call :func:`clear_key_cache` (the CLI is one process per command anyway).
+
+    Parameters
+    ----------
+    path
+        The Crypt4GH private-key file.
+    passphrase
+        Its passphrase.
+
+    Returns
+    -------
+    KeyPair
+
+    Raises
+    ------
+    ConsentDeniedError
+        Wrong passphrase.
+    MalformedInputError
+        Not a Crypt4GH private key.
+    """
+    data = _read(path)
+    tag = hmac.new(
+        _CACHE_SALT, len(data).to_bytes(8, "big") + data + passphrase.encode(), hashlib.sha256
+    ).digest()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(tag)
+    if hit is not None:
+        return hit
+    pair = parse_private_key(data, passphrase, path=str(path))
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[tag] = pair
+    return pair
+
+
+def clear_key_cache() -> None:
+    """Forget every key unlocked by :func:`load_private_key_cached` in this process."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
