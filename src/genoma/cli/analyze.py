@@ -71,7 +71,8 @@ def demo(
     out: Path = typer.Option(Path("demo-report"), "-o", "--out", help="Output directory."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
     inputs: Path | None = typer.Option(
-        None, "--inputs", help="Also keep the generated demo VCF and Phenopacket here."),
+        None, "--inputs",
+        help="Also keep the generated demo VCF, Phenopacket and demonstration score here."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Generate the demo patient and analyse it (the report lands in OUT)."""
@@ -84,6 +85,7 @@ def demo(
         where = inputs if inputs is not None else Path(td)
         files = write_demo_inputs(where)
         opts = AnalyzeOptions(vcf=files.vcf, phenopacket=files.phenopacket,
+                              pgs=[files.score] if files.score is not None else [],
                               command="genoma demo")
         with console.status("analysing the demo patient…"):
             summary = run_analyze(opts, out, force=force)
