@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +206,7 @@ def rare_diagnosis(
     hpo_annotations: Path | None = None,
     source: Path | None = None,
     genotype_from: RareRun | None = None,
+    frequencies: Sequence[Any] = (),
 ) -> RareRun:
     """Read what the rare-disease analysis needs and rank diagnoses for one patient.
 
@@ -216,6 +217,11 @@ def rare_diagnosis(
     variants (``gene_variants``, consequences, build, parents' caveats) are reused, so
     re-ranking after the phenotypes change reads and annotates no VCF; ``vcf``,
     ``sample``, ``ped``, ``fasta`` and ``transcripts`` are then ignored.
+
+    ``frequencies``: population allele-frequency tables (objects with ``lookup(chrom, pos,
+    ref, alt)`` → :class:`genoma.kb.frequencies.AlleleFrequency`, e.g. the installed
+    ``frequencies`` source or a sites VCF); the proband's alleles at or above the genotype
+    model's ``max_af`` (highest population frequency across the tables) are not candidates.
     """
     from genoma.analyses.rare import collect_gene_variants, diagnose
     from genoma.errors import UsageError
@@ -273,9 +279,10 @@ def rare_diagnosis(
             consequences = annotate_calls(calls, Annotator(read_transcripts(transcripts),
                                                            Reference(fasta)))
             annotated = True
+        freq_map = _allele_frequencies(calls, frequencies) if frequencies else None
         gene_variants = collect_gene_variants(
             calls, table, sex=patient.sex, consequences=consequences,
-            parents=parents or None, affected_parents=affected)
+            parents=parents or None, affected_parents=affected, frequencies=freq_map)
         for g in kn.gene_rows:
             loci = table.loci(g)
             if loci:
@@ -293,12 +300,46 @@ def rare_diagnosis(
                    genotype_limitations=tuple(limitations))
 
 
+def _allele_frequencies(calls: Sequence[Any], tables: Sequence[Any]) -> dict[str, float]:
+    """``chrom:pos:ref:alt`` → highest population allele frequency over ``tables``."""
+    out: dict[str, float] = {}
+    for c in calls:
+        v = c.variant
+        best = None
+        for t in tables:
+            f = t.lookup(v.chrom, v.pos, v.ref, v.alt)
+            m = None if f is None else (f.max_af if f.max_af is not None else f.af)
+            if m is not None:
+                best = m if best is None else max(best, m)
+        if best is not None:
+            out[f"{v.chrom}:{v.pos}:{v.ref}:{v.alt}"] = best
+    return out
+
+
+def _installed_frequencies(build: str | None) -> list[Any]:
+    """The installed ``frequencies`` source when it exists for ``build`` (else none)."""
+    from genoma.kb.install import installed_record
+
+    if build is None or installed_record("frequencies") is None:
+        return []
+    from genoma.kb import get_source
+
+    src = get_source("frequencies")
+    if build.upper() not in (b.upper() for b in src.builds):
+        return []
+    return [src.load()]
+
+
 def _rare_step(ctx: PatientContext) -> list[Finding]:
     if not ctx.patient.observed_terms:
         return []
     from genoma.kb import get_source
 
-    run = rare_diagnosis(ctx.patient, vcf=ctx.vcf, sample=ctx.sample, build=ctx.build)
+    freqs = _installed_frequencies(ctx.build)
+    run = rare_diagnosis(ctx.patient, vcf=ctx.vcf, sample=ctx.sample, build=ctx.build,
+                         frequencies=freqs)
+    if freqs:
+        ctx.manifest.add_knowledge(get_source("frequencies").describe())
     ctx.manifest.add_knowledge(get_source("hpo").describe())
     from genoma.provenance import KnowledgeVersion
 

@@ -41,6 +41,11 @@ def rare(
                                       "--transcripts: variant consequences)."),
     transcripts: Path | None = typer.Option(None, "--transcripts",
                                             help="Transcript models GFF3/GTF."),
+    frequencies: list[str] = typer.Option(
+        [], "--frequencies",
+        help="Population allele frequencies: a sites VCF (FILE or FILE::SCHEMA, SCHEMA one of "
+             "gnomad4, gnomad2, exac, plain) or 'kb' (the installed source); repeatable. Alleles "
+             "above the model's maximum frequency are not candidates."),
     top: int = typer.Option(0, "--top", help="Rows to write (0 = all candidates)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing OUT."),
     json_out: bool = typer.Option(False, "--json", help="JSON summary on stdout."),
@@ -53,7 +58,7 @@ def rare(
     summary = _run(out=out, phenopacket=phenopacket, vcf=vcf, ped=ped, sample=sample,
                       build=build, phenotype_only=phenotype_only, genes=genes,
                       hpo_annotations=hpo_annotations, fasta=fasta, transcripts=transcripts,
-                      top=top, force=force)
+                      top=top, force=force, frequencies=frequencies)
     if json_out:
         emit_json(summary)
     else:
@@ -86,7 +91,7 @@ def read_gene_list(path: Path) -> list[str]:
 def _run(*, out: Path, phenopacket: Path, vcf: Path | None, ped: Path | None,
          sample: str | None, build: str | None, phenotype_only: bool, genes: Path | None,
          hpo_annotations: Path | None, fasta: Path | None, transcripts: Path | None,
-         top: int, force: bool) -> dict[str, Any]:
+         top: int, force: bool, frequencies: list[str] | None = None) -> dict[str, Any]:
     from genoma.analyses.rare import (
         ANALYSIS,
         ANALYSIS_VERSION,
@@ -117,9 +122,19 @@ def _run(*, out: Path, phenopacket: Path, vcf: Path | None, ped: Path | None,
     gene_list = read_gene_list(genes) if genes else None
     from genoma.steps import rare_diagnosis
 
+    freq_tables = []
+    for spec in frequencies or []:
+        if spec == "kb":
+            freq_tables.append(get_source("frequencies").load())
+            continue
+        from genoma.kb.frequencies import FrequencyTable
+
+        fpath, _, schema = spec.partition("::")
+        freq_tables.append(FrequencyTable(fpath, schema or None))
     run = rare_diagnosis(patient, vcf=vcf, sample=sample, build=build, ped=ped,
                          fasta=fasta, transcripts=transcripts, genes=gene_list,
-                         hpo_annotations=hpo_annotations, source=phenopacket)
+                         hpo_annotations=hpo_annotations, source=phenopacket,
+                         frequencies=freq_tables)
     res, kn, ann_path, vcf_build = run.result, run.knowledge, run.annotations, run.build
     src = get_source("hpo")
     with run_directory(out, force=force) as tmp:
@@ -133,6 +148,11 @@ def _run(*, out: Path, phenopacket: Path, vcf: Path | None, ped: Path | None,
             for role, pth in (("vcf", vcf), ("ped", ped), ("genes", genes)):
                 if pth is not None:
                     manifest.inputs.append(InputFile.of(role, pth))
+            for spec in frequencies or []:
+                if spec == "kb":
+                    manifest.add_knowledge(get_source("frequencies").describe())
+                else:
+                    manifest.inputs.append(InputFile.of("frequencies", Path(spec.partition("::")[0])))
             manifest.add_knowledge(KnowledgeVersion(name=src.name, version=src.version,
                                                     license=src.license, source=src.source))
             manifest.add_knowledge(KnowledgeVersion(

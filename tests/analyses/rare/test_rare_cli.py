@@ -221,3 +221,27 @@ def test_trio_compound_heterozygosity(tmp_path, ann, father, mother, compound):
     else:
         assert row["genotype"].startswith("one heterozygous variant only")
         assert float(row["genotype_log10_lr"]) == pytest.approx(-0.69897, abs=1e-4)
+
+
+def test_frequencies_remove_common_alleles(tmp_path, ann):
+    """--frequencies: an allele common in the population table is not a candidate."""
+    p = _packet(tmp_path, "HP:0010976", "HP:0004315")
+    (tmp_path / "x.vcf").write_text(VCF)
+    sites = tmp_path / "sites.vcf"
+    sites.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr7,length=159345973>\n"
+        '##INFO=<ID=AC,Number=A,Type=Integer,Description="x">\n'
+        '##INFO=<ID=AN,Number=1,Type=Integer,Description="x">\n'
+        '##INFO=<ID=AF,Number=A,Type=Float,Description="x">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "chr7\t50382602\t.\tC\tT\t.\tPASS\tAC=3000;AN=10000;AF=0.3\n")
+    base, common = tmp_path / "base", tmp_path / "common"
+    common_args = ["--phenopacket", str(p), "--vcf", str(tmp_path / "x.vcf"),
+                   "--hpo-annotations", str(ann), "--build", "GRCh38"]
+    assert _invoke(*common_args, "-o", str(base)).exit_code == 0
+    r = _invoke(*common_args, "-o", str(common), "--frequencies", str(sites))
+    assert r.exit_code == 0, r.output
+    assert any("chr7:50382602:C:T" in x["variants"] for x in _rows(base))
+    assert all("chr7:50382602:C:T" not in x["variants"] for x in _rows(common))
+    roles = {i["role"] for i in json.loads((common / "manifest.json").read_text())["inputs"]}
+    assert "frequencies" in roles
