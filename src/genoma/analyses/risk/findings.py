@@ -39,6 +39,12 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
+def _ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``, ``82nd``…"""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _distribution(run: RiskRun, pgs_id: str, bins: int = 40) -> dict[str, Any] | None:
     adj = run.adjusted.get(pgs_id)
     if adj is None or run.ancestry is None:
@@ -108,7 +114,7 @@ def risk_findings(run: RiskRun, sample: str) -> list[Finding]:
                 text=f"{int(r['n_missing'])} score genotypes missing and counted as "
                 "absent (no imputation).", code="PRS_MISSING_GENOTYPES"))
         if pct is not None:
-            summary = (f"{trait}: {pct:.0f}th percentile among genetically similar people "
+            summary = (f"{trait}: {_ordinal(round(pct))} percentile among genetically similar people "
                        f"(most similar reference population: {pop}; Z = "
                        f"{(z2 if z2 is not None else z1):+.2f}). " + RELATIVE_NOT_ABSOLUTE)
         else:
@@ -131,7 +137,7 @@ def risk_findings(run: RiskRun, sample: str) -> list[Finding]:
                            "patient_pc2": float(run.ancestry.target_pcs[i, 1])}
         out.append(Finding(
             analysis=ANALYSIS, analysis_version=ANALYSIS_VERSION, kind="polygenic_score",
-            title=f"Polygenic score {s.pgs_id}" + (f" ({trait})" if s.trait else ""),
+            title=f"Polygenic score {s.pgs_id}" + (f" ({s.name})" if s.name else f" ({trait})" if s.trait else ""),
             summary=summary, subject=sample,
             confidence=Confidence.MODERATE if pct is not None else Confidence.LOW,
             color=Color.GREY, score=z2 if z2 is not None else z1,
