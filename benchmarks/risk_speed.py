@@ -11,8 +11,10 @@ for genoma) and the same weights as a plink2 score file (``ID A1 w…``), plus t
 (ten PGS files / ten weight columns). Each tool runs end to end as a process (genoma:
 ``python -c 'genoma.cli.risk.app()' score … --reference none``; plink2 ``--score …
 cols=+scoresums``, default mean imputation, all threads). Runs are interleaved
-(genoma, plink2, genoma, …) and the medians reported; the sums are compared
-(plink2 prints 6 significant digits). The load average is printed with the results.
+(genoma, plink2, genoma, …) after one untimed run of each (page cache; numba compiles
+genoma's kernels once and caches them on disk), and the medians of wall and CPU time
+(user + system of the process) reported; the sums are compared (plink2 prints 6
+significant digits). The load average is printed with the results.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -87,24 +90,35 @@ def score_files(work: Path, m: int, k: int, seed: int = 1) -> tuple[list[Path], 
     return files, pf
 
 
-def run_genoma(prefix: Path, files: list[Path], out: Path) -> float:
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall time and CPU time (user + system of the child) of one process run."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+
+def run_genoma(prefix: Path, files: list[Path], out: Path,
+               src: str | None = None) -> tuple[float, float]:
+    """``genoma risk score``; ``src``: another genoma source tree (PYTHONPATH) to time."""
     code = "import sys; from genoma.cli.risk import app; app(sys.argv[1:])"
     cmd = [sys.executable, "-c", code, "score", str(prefix), "--pgs", *map(str, files),
            "-o", str(out), "--force", "--reference", "none", "--target-build", "GRCh38"]
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - t
+    env = None
+    if src:
+        env = dict(os.environ, PYTHONPATH=src)
+    return _timed(cmd, env)
 
 
-def run_plink2(prefix: Path, pf: Path, k: int, out: Path) -> float:
+def run_plink2(prefix: Path, pf: Path, k: int, out: Path) -> tuple[float, float]:
     cols = ["3"] if k == 1 else []
     cmd = ["plink2", "--bfile", str(prefix), "--score", str(pf), "1", "2", *cols,
            "header-read", "cols=+scoresums", "--out", str(out)]
     if k > 1:
         cmd += ["--score-col-nums", f"3-{2 + k}"]
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - t
+    return _timed(cmd)
 
 
 def main() -> None:
@@ -114,6 +128,9 @@ def main() -> None:
     ap.add_argument("--scores", default="1,10")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workdir", default="/tmp/risk_bench")
+    ap.add_argument("--baseline-src", default=None,
+                    help="A previous genoma source tree (e.g. `git archive HEAD src | tar -x "
+                    "-C /tmp/old`, then /tmp/old/src) timed in the same interleaved runs.")
     a = ap.parse_args()
     if shutil.which("plink2") is None:
         sys.exit("plink2 not found: apt-get install -y plink2")
@@ -126,10 +143,23 @@ def main() -> None:
                "load_before": os.getloadavg(), "nproc": os.cpu_count(), "runs": []}
     for k in map(int, a.scores.split(",")):
         files, pf = score_files(work, a.sites, k)
-        g_t, p_t = [], []
+        # one untimed run each: page cache, numba's on-disk cache of compiled kernels
+        run_genoma(prefix, files, work / f"g{k}")
+        run_plink2(prefix, pf, k, work / f"p{k}")
+        g_t, p_t, g_c, p_c, loads = [], [], [], [], []
+        b_t, b_c = [], []
         for _ in range(a.reps):
-            g_t.append(run_genoma(prefix, files, work / f"g{k}"))
-            p_t.append(run_plink2(prefix, pf, k, work / f"p{k}"))
+            loads.append(round(os.getloadavg()[0], 1))
+            if a.baseline_src:
+                w, c = run_genoma(prefix, files, work / f"b{k}", a.baseline_src)
+                b_t.append(w)
+                b_c.append(c)
+            w, c = run_genoma(prefix, files, work / f"g{k}")
+            g_t.append(w)
+            g_c.append(c)
+            w, c = run_plink2(prefix, pf, k, work / f"p{k}")
+            p_t.append(w)
+            p_c.append(c)
         ours = pd.read_csv(work / f"g{k}" / "scores.tsv", sep="\t")
         peer = pd.read_csv(work / f"p{k}.sscore", sep="\t")
         maxrel = 0.0
@@ -144,6 +174,15 @@ def main() -> None:
             "genoma_median_s": round(statistics.median(g_t), 2),
             "plink2_median_s": round(statistics.median(p_t), 2),
             "ratio": round(statistics.median(g_t) / statistics.median(p_t), 2),
+            "genoma_cpu_s": [round(x, 2) for x in g_c],
+            "plink2_cpu_s": [round(x, 2) for x in p_c],
+            "cpu_ratio": round(statistics.median(g_c) / statistics.median(p_c), 2),
+            "load_1min_before_each_pair": loads,
+            **({"baseline_s": [round(x, 2) for x in b_t],
+                "baseline_cpu_s": [round(x, 2) for x in b_c],
+                "baseline_median_s": round(statistics.median(b_t), 2),
+                "baseline_ratio": round(statistics.median(b_t) / statistics.median(p_t), 2)}
+               if b_t else {}),
             "max_rel_diff_sums": maxrel})
     results["load_after"] = os.getloadavg()
     print(json.dumps(results, indent=1))

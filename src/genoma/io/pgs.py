@@ -43,6 +43,7 @@ from genoma.errors import InconsistentInputError, InputMissingError, MalformedIn
 from genoma.model.variant import canonical_chrom
 
 __all__ = [
+    "PackedBed",
     "ScoringFile",
     "TargetGenotypes",
     "load_target",
@@ -178,6 +179,16 @@ def _stem(path: Path) -> str:
     return name
 
 
+def _per_unique(values: np.ndarray, fn: Callable[[Any], Any]) -> np.ndarray:
+    """``fn`` applied to each distinct value once (object array aligned to ``values``)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
+    codes, uniq = pd.factorize(values, sort=False)
+    out = np.empty(len(uniq), dtype=object)
+    out[:] = [fn(x) for x in uniq]
+    return out[codes]
+
+
 def read_scoring_file(path: str | Path) -> ScoringFile:
     """Read a PGS Catalog (formatted or harmonized) or custom scoring file.
 
@@ -251,9 +262,13 @@ def read_scoring_file(path: str | Path) -> ScoringFile:
         body = body.iloc[:, : len(cols)]
     for c in range(body.shape[1], len(cols)):
         body[c] = ""
-    first = body[0].astype(str) if len(body) else pd.Series([], dtype=str)
-    blank = (body.to_numpy(dtype=object) == "").all(axis=1) if len(body) else np.zeros(0, bool)
-    keep = ~(first.str.startswith("#").to_numpy(bool) | blank)
+    if len(body):
+        comment = _per_unique(body[0].to_numpy(dtype=object),
+                              lambda x: str(x).startswith("#")).astype(bool)
+        blank = (body.to_numpy(dtype=object) == "").all(axis=1)
+    else:
+        comment = blank = np.zeros(0, bool)
+    keep = ~(comment | blank)
     if not keep.all():
         body = body[keep].reset_index(drop=True)
     lines = lines_all[keep]
@@ -279,31 +294,43 @@ def read_scoring_file(path: str | Path) -> ScoringFile:
         raise MalformedInputError(f"#{build_key}: {exc}", path=p) from exc
     nrow = len(body)
 
-    def col(name: str) -> np.ndarray:
+    def col(name: str, case: Callable[[str], str] | None = None,
+            numeric: bool = False) -> np.ndarray:
         i = idx.get(name)
         if i is None:
             return np.full(nrow, "", dtype=object)
         v = body[i].to_numpy(dtype=object)
-        return np.array([x.strip() for x in v], dtype=object) if nrow else v
+        if not nrow:
+            return v
+        if numeric:
+            # numbers parse with surrounding blanks; strip only blank-only cells
+            v = v.copy()
+            odd = np.flatnonzero(pd.to_numeric(body[i], errors="coerce").isna().to_numpy())
+            v[odd] = [str(x).strip() for x in v[odd]]
+            return v
+        if case is None:
+            return _per_unique(v, lambda x: str(x).strip())
+        return _per_unique(v, lambda x: case(str(x).strip()))
 
     if harmonized:
-        chrom_raw, pos_raw = col("hm_chr"), col("hm_pos")
+        chrom_raw, pos_raw = col("hm_chr"), col("hm_pos", numeric=True)
         rsid = col("hm_rsID")
         rsid = np.where(rsid != "", rsid, col("rsID"))
     else:
-        chrom_raw, pos_raw = col("chr_name"), col("chr_position")
+        chrom_raw, pos_raw = col("chr_name"), col("chr_position", numeric=True)
         rsid = col("rsID")
-    ea = np.char.upper(col("effect_allele").astype(str)).astype(object)
-    oa = np.char.upper(col("other_allele").astype(str)).astype(object)
+    ea = col("effect_allele", str.upper)
+    oa = col("other_allele", str.upper)
     if harmonized and "hm_inferOtherAllele" in idx:
-        inf = np.char.upper(col("hm_inferOtherAllele").astype(str)).astype(object)
+        inf = col("hm_inferOtherAllele", str.upper)
         # a single inferred allele fills a missing other allele; several ("A/G") do not
-        use = (oa == "") & (inf != "") & ~pd.Series(inf).str.contains("/").to_numpy(bool)
+        slash = _per_unique(inf, lambda x: "/" in x).astype(bool)
+        use = (oa == "") & (inf != "") & ~slash
         oa = np.where(use, inf, oa)
     # other alleles that are lists ("A/G") or not DNA count as not given
-    oa_ok = pd.Series(oa, dtype=object).str.fullmatch(r"[ACGTN]+").to_numpy(bool)
+    oa_ok = _per_unique(oa, lambda x: _ALLELE_RE.fullmatch(x) is not None).astype(bool)
     oa = np.where(oa_ok | (oa == ""), oa, "").astype(object)
-    w_raw = col("effect_weight")
+    w_raw = col("effect_weight", numeric=True)
     weights = pd.to_numeric(pd.Series(w_raw), errors="coerce").to_numpy(np.float64)
     bad = ~np.isfinite(weights)
     if bad.any():
@@ -324,12 +351,11 @@ def read_scoring_file(path: str | Path) -> ScoringFile:
         raise MalformedInputError(f"position {pos_raw[k]!r} is not a positive integer",
                                   path=p, line=int(lines[k]))
     pos = np.where(has_pos, np.nan_to_num(pos_num), 0).astype(np.int64)
-    uniq = {c: (canonical_chrom(c) if c else "") for c in set(chrom_raw.tolist())}
-    chrom = np.array([uniq[c] for c in chrom_raw], dtype=object)
-    etype = np.char.lower(col("effect_type").astype(str)).astype(object)
+    chrom = _per_unique(chrom_raw, lambda c: canonical_chrom(c) if c else "")
+    etype = col("effect_type", str.lower)
     etype[etype == ""] = "additive"
-    etype[np.char.lower(col("is_dominant").astype(str)) == "true"] = "dominant"
-    etype[np.char.lower(col("is_recessive").astype(str)) == "true"] = "recessive"
+    etype[col("is_dominant", str.lower) == "true"] = "dominant"
+    etype[col("is_recessive", str.lower) == "true"] = "recessive"
     badt = ~np.isin(etype, _SUPPORTED_EFFECT)
     if badt.any():
         k = int(np.flatnonzero(badt)[0])
@@ -355,6 +381,58 @@ def read_scoring_file(path: str | Path) -> ScoringFile:
 
 
 # -- targets --------------------------------------------------------------------------
+
+
+_BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
+
+
+@dataclass
+class PackedBed:
+    """Direct access to the 2-bit codes of a variant-major PLINK 1 ``.bed`` file.
+
+    Attributes
+    ----------
+    path
+        The ``.bed`` file.
+    n_samples
+        Samples in the file (``.fam`` lines).
+    n_variants
+        Variants in the file (``.bim`` lines).
+    samples
+        Indices (``.fam`` order) of the selected samples; ``None`` for all.
+    """
+
+    path: Path
+    n_samples: int
+    n_variants: int
+    samples: np.ndarray | None = None
+
+    @property
+    def bytes_per_variant(self) -> int:
+        """``ceil(n_samples / 4)``."""
+        return (self.n_samples + 3) // 4
+
+    def array(self) -> np.ndarray:
+        """The file as a read-only ``uint8`` memory map (magic bytes included).
+
+        Raises
+        ------
+        MalformedInputError
+            Not a variant-major ``.bed`` file, or a size that does not match the
+            ``.bim`` / ``.fam`` (exit 4).
+        """
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as fh:
+            magic = fh.read(3)
+        if magic != _BED_MAGIC:
+            raise MalformedInputError("not a variant-major PLINK 1 .bed file (magic bytes "
+                                      "6c 1b 01)", path=self.path)
+        want = 3 + self.n_variants * self.bytes_per_variant
+        if size != want:
+            raise MalformedInputError(
+                f".bed size {size} bytes does not match {self.n_variants} variants × "
+                f"{self.n_samples} samples ({want} bytes)", path=self.path)
+        return np.memmap(self.path, dtype=np.uint8, mode="r")
 
 
 @dataclass
@@ -390,6 +468,11 @@ class TargetGenotypes:
     build: str | None
     read_dosage: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     kind: str = "vcf"
+    read_codes: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    """``read_codes(rows)`` → ``int8`` ALT allele counts ``(len(rows), n_samples)``, ``-1``
+    missing (hard calls only; ``None`` when the target has dosages or no such view)."""
+    packed: PackedBed | None = field(default=None, repr=False)
+    """The packed ``.bed`` codes of a PLINK target (scored without decoding)."""
 
     @property
     def n_sites(self) -> int:
@@ -460,7 +543,15 @@ def _vcf_target(path: Path, samples: Sequence[str] | None, build: str | None,
                     d[q] = x
         return d
 
+    def read_codes(rows: np.ndarray) -> np.ndarray:
+        g = gt[rows]
+        called = ((g >= 0) | (g == -2)).all(axis=2)
+        c = (g == 1).sum(axis=2, dtype=np.int8)
+        c[~called] = -1
+        return c
+
     return TargetGenotypes(
+        read_codes=read_codes if not ds_rows and gt.ndim == 3 and gt.shape[2] <= 2 else None,
         path=path, samples=list(sg.samples), chrom=sg.chrom, pos=sg.pos, ref=sg.ref,
         alt=sg.alt, ids=sg.ids if sg.ids.size == sg.n_sites else np.full(sg.n_sites, "",
                                                                          dtype=object),
@@ -468,17 +559,13 @@ def _vcf_target(path: Path, samples: Sequence[str] | None, build: str | None,
         kind="vcf" if not ds_rows else "vcf-DS")
 
 
-def _plink_target(bed: Path, samples: Sequence[str] | None, build: str | None) -> TargetGenotypes:
-    stem = bed.with_suffix("")
-    bim, fam = stem.with_suffix(".bim"), stem.with_suffix(".fam")
-    for f in (bim, fam):
-        if not f.is_file():
-            raise InputMissingError("PLINK fileset incomplete: file not found", path=f)
-    try:
-        from bed_reader import open_bed
-    except ImportError as exc:  # pragma: no cover - declared dependency
-        raise InputMissingError("reading PLINK .bed needs the bed-reader package") from exc
-    chrom, pos, ids, a1, a2 = [], [], [], [], []
+def _read_bim_lines(bim: Path) -> tuple[list[Any], ...]:
+    """The ``.bim`` read line by line (slow path; names the first malformed line)."""
+    chrom: list[str] = []
+    pos: list[int] = []
+    ids: list[str] = []
+    a1: list[str] = []
+    a2: list[str] = []
     chrom_cache: dict[str, str] = {}
     with open(bim, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
@@ -496,6 +583,41 @@ def _plink_target(bed: Path, samples: Sequence[str] | None, build: str | None) -
             ids.append(f[1])
             a1.append(f[4].upper())
             a2.append(f[5].upper())
+    return chrom, pos, ids, a1, a2
+
+
+def _read_bim(bim: Path) -> tuple[Any, ...]:
+    """``.bim`` columns (canonical chrom, pos, id, A1, A2) through the pandas C parser."""
+    try:
+        df = pd.read_csv(bim, sep=r"\s+", header=None, dtype=str, engine="c",
+                         keep_default_na=False, na_filter=False, quoting=3,
+                         skip_blank_lines=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        df = None
+    if df is None or df.shape[1] != 6 or not len(df):
+        return _read_bim_lines(bim)
+    pos = pd.to_numeric(df[3], errors="coerce")
+    if pos.isna().any() or not (pos == pos.round()).all() or (df == "").any().any():
+        return _read_bim_lines(bim)
+    raw = df[0].to_numpy(dtype=object)
+    codes, uniq = pd.factorize(raw, sort=False)
+    canon = np.array([canonical_chrom(c) for c in uniq], dtype=object)
+    return (canon[codes], pos.to_numpy(np.int64), df[1].to_numpy(dtype=object),
+            _per_unique(df[4].to_numpy(dtype=object), str.upper),
+            _per_unique(df[5].to_numpy(dtype=object), str.upper))
+
+
+def _plink_target(bed: Path, samples: Sequence[str] | None, build: str | None) -> TargetGenotypes:
+    stem = bed.with_suffix("")
+    bim, fam = stem.with_suffix(".bim"), stem.with_suffix(".fam")
+    for f in (bim, fam):
+        if not f.is_file():
+            raise InputMissingError("PLINK fileset incomplete: file not found", path=f)
+    try:
+        from bed_reader import open_bed
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise InputMissingError("reading PLINK .bed needs the bed-reader package") from exc
+    chrom, pos, ids, a1, a2 = _read_bim(bim)
     fam_ids = []
     with open(fam, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
@@ -522,9 +644,9 @@ def _plink_target(bed: Path, samples: Sequence[str] | None, build: str | None) -
     # plink2 convention for .bim: A1 = ALT (counted), A2 = REF
     ref_arr = np.array(a2, dtype=object)
     alt_arr = np.array(a1, dtype=object)
-    keyset = [f"{c}:{p}" for c, p in zip(chrom, pos, strict=True)]
-    _, inv, cnt = np.unique(np.array(keyset), return_inverse=True, return_counts=True)
-    multi = cnt[inv] > 1
+    multi = pd.DataFrame({"c": np.asarray(chrom, dtype=object),
+                          "p": np.asarray(pos, dtype=np.int64)}).duplicated(
+        keep=False).to_numpy(bool)
 
     def read(rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
@@ -547,7 +669,9 @@ def _plink_target(bed: Path, samples: Sequence[str] | None, build: str | None) -
         path=bed, samples=[fam_ids[i] for i in sel], chrom=np.array(chrom, dtype=object),
         pos=np.array(pos, dtype=np.int64), ref=ref_arr, alt=alt_arr,
         ids=np.array(ids, dtype=object), multiallelic=multi, build=build,
-        read_dosage=read, kind="plink")
+        read_dosage=read, kind="plink",
+        packed=PackedBed(path=bed, n_samples=len(fam_ids), n_variants=len(pos),
+                         samples=None if all_samples else sel))
 
 
 def load_target(

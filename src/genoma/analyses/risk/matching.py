@@ -180,8 +180,18 @@ class ScoreMatch:
         })
 
 
+def _per_unique(values: np.ndarray, fn: Any) -> np.ndarray:
+    """``fn`` applied once per distinct value (object array aligned to ``values``)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
+    codes, uniq = pd.factorize(np.asarray(values, dtype=object), sort=False)
+    out = np.empty(len(uniq), dtype=object)
+    out[:] = [fn(x) for x in uniq]
+    return out[codes]
+
+
 def _complement(a: np.ndarray) -> np.ndarray:
-    return np.array([x.translate(_COMP) for x in a], dtype=object)
+    return _per_unique(a, lambda x: x.translate(_COMP))
 
 
 def check_builds(score: ScoringFile, target_build: str | None) -> None:
@@ -228,7 +238,7 @@ def match_score(
     n = score.n_variants
     ea = score.effect_allele
     oa = score.other_allele
-    valid = np.array([set(a) <= _DNA for a in ea], dtype=bool)
+    valid = _per_unique(ea, lambda a: set(a) <= _DNA).astype(bool)
     sdf = pd.DataFrame({"i": np.arange(n), "chrom": score.chrom, "pos": score.pos,
                         "rsid": score.rsid})
     tdf = pd.DataFrame({"row": np.arange(target.n_sites), "chrom": target.chrom,
@@ -267,6 +277,7 @@ def match_score(
 
     target_row = np.full(n, -1, dtype=np.int64)
     mtype = np.full(n, "", dtype=object)
+    mcode = np.full(n, -1, dtype=np.int64)
     status = np.full(n, "unmatched", dtype=object)
     reason = np.full(n, "", dtype=object)
     reason[~valid] = "unsupported_allele"
@@ -280,32 +291,31 @@ def match_score(
         best_i, best_r, best_p = ci[first], cr[first], prio[first]
         # ties: same variant, same best priority, another row
         same_best = np.r_[False, (ci[1:] == ci[:-1]) & (prio[1:] == prio[:-1])]
-        tied = np.unique(ci[same_best])
+        tied = np.unique(ci[same_best]) if same_best.any() else np.empty(0, np.int64)
         target_row[best_i] = best_r
         mtype[best_i] = np.array(MATCH_TYPES, dtype=object)[best_p]
+        mcode[best_i] = best_p
         status[best_i] = "matched"
         reason[best_i] = ""
         # variants with a position candidate but no allele match stay unmatched
         excl = np.full(n, "", dtype=object)
         r = target_row[best_i]
         ref, alt = target.ref[r], target.alt[r]
-        is_snv = np.array([len(a) == 1 and len(b) == 1 for a, b in zip(ref, alt, strict=True)],
-                          dtype=bool)
+        is_snv = (_per_unique(ref, len).astype(np.int64) == 1) & (
+            _per_unique(alt, len).astype(np.int64) == 1)
         ambiguous = is_snv & (_complement(alt) == ref)
         if not policy.keep_ambiguous:
             excl[best_i[ambiguous]] = "ambiguous"
         if not policy.keep_multiallelic:
             mm = target.multiallelic[r] & (excl[best_i] == "")
             excl[best_i[mm]] = "multiallelic"
-        excl[np.intersect1d(tied, best_i)] = np.where(
-            excl[np.intersect1d(tied, best_i)] == "", "duplicate_best_match",
-            excl[np.intersect1d(tied, best_i)])
+        tb = np.intersect1d(tied, best_i, assume_unique=True)
+        excl[tb] = np.where(excl[tb] == "", "duplicate_best_match", excl[tb])
         # two variants of this score on one target site
         rows_used = target_row[best_i]
-        u, cnt = np.unique(rows_used, return_counts=True)
-        dup_rows = u[cnt > 1]
-        if dup_rows.size:
-            d = best_i[np.isin(rows_used, dup_rows) & (excl[best_i] == "")]
+        cnt = np.bincount(rows_used, minlength=target.n_sites)
+        if (cnt > 1).any():
+            d = best_i[(cnt[rows_used] > 1) & (excl[best_i] == "")]
             excl[d] = "duplicate_target"
         ex = excl != ""
         status[ex] = "excluded"
@@ -318,9 +328,8 @@ def match_score(
         reason[not_matched_any & pos_hit] = "allele_mismatch"
     target_row[status != "matched"] = -1
     eff_alt = np.zeros(n, dtype=bool)
-    has_type = mtype != ""
-    eff_alt[has_type] = _EFFECT_IS_ALT[
-        np.array([MATCH_TYPES.index(t) for t in mtype[has_type]], dtype=np.int64)]
+    has_type = mcode >= 0
+    eff_alt[has_type] = _EFFECT_IS_ALT[mcode[has_type]]
     return ScoreMatch(score=score, target_row=target_row, effect_is_alt=eff_alt,
                       match_type=mtype, status=status, reason=reason, policy=policy)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from genoma.analyses.risk import kernels
 from genoma.analyses.risk.matching import ScoreMatch
 from genoma.errors import UsageError
 from genoma.io.pgs import TargetGenotypes
@@ -220,12 +221,85 @@ def compute_scores(
     mode = imputation
     if mode == "auto":
         mode = "mean" if target.n_samples >= _AUTO_MIN_SAMPLES else "none"
+    ns = target.n_samples
+    # alleles scored: 2 per matched variant, minus missing ones when not imputing
+    allele_ct = np.tile(2.0 * weights.n_matched.astype(float), (ns, 1))
+    if target.packed is not None or target.read_codes is not None:
+        sums, n_missing = _additive_kernel(target, weights, mode, ref_freq, chunk_rows)
+    else:
+        sums, n_missing = _additive_dense(target, weights, mode, ref_freq, chunk_rows)
+    for j, items in enumerate(weights.nonadditive):
+        if not items:
+            continue
+        rr = np.array([it[0] for it in items], dtype=np.int64)
+        d = target.read_dosage(rr).astype(np.float64)
+        for q, (_, w, alt, kind) in enumerate(items):
+            de = d[q] if alt else 2.0 - d[q]
+            de = np.minimum(de, 1.0) if kind == "dominant" else np.maximum(de - 1.0, 0.0)
+            miss = np.isnan(de)
+            if miss.any():
+                n_missing[:, j] += miss
+                fill = 0.0 if mode == "none" or miss.all() else float(np.nanmean(de))
+                de = np.where(miss, fill, de)
+            sums[:, j] += w * de
+    full = allele_ct.copy()
+    allele_ct -= 2.0 * n_missing
+    return ScoreResult(
+        samples=list(target.samples), pgs_ids=list(weights.pgs_ids), sums=sums,
+        allele_ct=allele_ct, denom=full if mode == "mean" else allele_ct.copy(),
+        n_matched=weights.n_matched, n_variants=weights.n_variants,
+        imputation=mode, n_missing=n_missing)
+
+
+def _additive_kernel(target: TargetGenotypes, weights: WeightMatrix, mode: str,
+                     ref_freq: np.ndarray | None,
+                     chunk_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Additive part from genotype codes (packed ``.bed`` bytes or int8 blocks)."""
+    ns, k = target.n_samples, weights.n_scores
+    fill_mode = {"mean": kernels.FILL_MEAN, "none": kernels.FILL_NONE}[mode]
+    if ref_freq is not None and mode == "mean":
+        fill_mode = kernels.FILL_GIVEN
+    ro = weights.ref_offset
+    if ro is None:  # a WeightMatrix built by hand: no effect-is-REF constants
+        ro = sp.csr_matrix(weights.weights.shape)
+    sums = np.zeros((ns, k))
+    n_missing = np.zeros((ns, k))
+    bed = target.packed.array() if target.packed is not None else None
+    n_rows = len(weights.rows)
+    if bed is not None:
+        # dense weights for a block of rows: at most ~4 million (row, score) cells
+        step = max(1024, (4 << 20) // max(k, 1))
+    else:
+        step = chunk_rows or max(64, min(8192, (8 << 20) // max(ns, 1)))
+    for start in range(0, n_rows, step):
+        rows = weights.rows[start:start + step]
+        w_alt = weights.weights[start:start + step].toarray()
+        rc = ro[start:start + step].toarray()
+        fg = None
+        if fill_mode == kernels.FILL_GIVEN:
+            fg = 2.0 * np.asarray(ref_freq, dtype=np.float64)[rows]
+        if bed is not None:
+            assert target.packed is not None
+            s, nm = kernels.score_bed(bed, rows, target.packed.n_samples, w_alt, rc,
+                                      w_alt != 0, fill_mode=fill_mode, fill_given=fg,
+                                      samples=target.packed.samples)
+        else:
+            assert target.read_codes is not None
+            s, nm = kernels.score_codes(target.read_codes(rows), w_alt, rc, w_alt != 0,
+                                        fill_mode=fill_mode, fill_given=fg)
+        sums += s
+        n_missing += nm
+    return sums, n_missing
+
+
+def _additive_dense(target: TargetGenotypes, weights: WeightMatrix, mode: str,
+                    ref_freq: np.ndarray | None,
+                    chunk_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Additive part from float64 dosages (``read_dosage``; VCF ``DS`` dosages)."""
     ns, k = target.n_samples, weights.n_scores
     if chunk_rows is None:
         chunk_rows = max(64, min(8192, (8 << 20) // max(ns, 1)))
     sums = np.zeros((ns, k))
-    # alleles scored: 2 per matched variant, minus missing ones when not imputing
-    allele_ct = np.tile(2.0 * weights.n_matched.astype(float), (ns, 1))
     n_missing = np.zeros((ns, k))
     present = (weights.weights != 0).astype(np.float64).tocsr()
     for start in range(0, len(weights.rows), chunk_rows):
@@ -255,23 +329,4 @@ def compute_scores(
         else:
             sums += np.asarray((block.T @ d).T)
     sums += weights.offset[None, :]
-    for j, items in enumerate(weights.nonadditive):
-        if not items:
-            continue
-        rr = np.array([it[0] for it in items], dtype=np.int64)
-        d = target.read_dosage(rr).astype(np.float64)
-        for q, (_, w, alt, kind) in enumerate(items):
-            de = d[q] if alt else 2.0 - d[q]
-            de = np.minimum(de, 1.0) if kind == "dominant" else np.maximum(de - 1.0, 0.0)
-            miss = np.isnan(de)
-            if miss.any():
-                n_missing[:, j] += miss
-                fill = 0.0 if mode == "none" or miss.all() else float(np.nanmean(de))
-                de = np.where(miss, fill, de)
-            sums[:, j] += w * de
-    full = allele_ct.copy()
-    allele_ct -= 2.0 * n_missing
-    return ScoreResult(
-        samples=list(target.samples), pgs_ids=list(weights.pgs_ids), sums=sums,
-        allele_ct=allele_ct, denom=full if mode == "mean" else allele_ct.copy(), n_matched=weights.n_matched, n_variants=weights.n_variants,
-        imputation=mode, n_missing=n_missing)
+    return sums, n_missing
