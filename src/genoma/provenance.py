@@ -28,6 +28,29 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_STORE_METADATA = {"zarr.json", ".zmetadata", ".zattrs", ".zarray", ".zgroup"}
+
+
+def sha256_tree(path: str | Path) -> tuple[str, int]:
+    """Fingerprint of a directory input (a VCF Zarr store) and its total size in bytes.
+
+    SHA-256 over every file's relative path and size, and the contents of the Zarr
+    metadata files — not the chunk bytes (a store can be hundreds of GB): a changed
+    array shape, dtype, attribute, file or file size changes the digest.
+    """
+    root = Path(path)
+    h = hashlib.sha256()
+    total = 0
+    for f in sorted(q for q in root.rglob("*") if q.is_file()):
+        rel = f.relative_to(root).as_posix()
+        size = f.stat().st_size
+        total += size
+        h.update(f"{rel}\t{size}\n".encode())
+        if f.name in _STORE_METADATA:
+            h.update(f.read_bytes())
+    return h.hexdigest(), total
+
+
 class InputFile(BaseModel):
     """An input file with its checksum."""
 
@@ -40,7 +63,11 @@ class InputFile(BaseModel):
 
     @classmethod
     def of(cls, role: str, path: str | Path) -> InputFile:
+        """Checksum ``path``: a file's SHA-256, or :func:`sha256_tree` of a directory."""
         p = Path(path)
+        if p.is_dir():
+            digest, size = sha256_tree(p)
+            return cls(role=role, path=str(p), sha256=digest, size=size)
         return cls(role=role, path=str(p), sha256=sha256_file(p), size=p.stat().st_size)
 
 

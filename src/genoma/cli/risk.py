@@ -6,7 +6,7 @@ Thin: the logic is in :mod:`genoma.analyses.risk` and :mod:`genoma.analyses.ance
         [--reference 1kg-peddy|none|REF.vcf.gz --reference-labels TSV]
         [--pce age=55,sex=female,tc=213,hdl=50,sbp=120 --hr-per-sd 1.5]
 
-``TARGET`` is a VCF/BCF or a PLINK 1 fileset (``prefix`` or ``prefix.bed``). Several
+``TARGET`` is a VCF/BCF, a PLINK 1 fileset (``prefix`` or ``prefix.bed``) or a VCF Zarr store. Several
 scoring files may follow one ``--pgs`` or repeat it. Output directory:
 
 * ``scores.tsv`` — one row per sample × score (sum, avg, n_matched, n_variants, z_norm1,
@@ -138,7 +138,7 @@ def _load_reference(spec: str, labels: Path | None, build: str | None) -> Any:
 @handle_errors
 def score(
     inputs: list[Path] = typer.Argument(
-        ..., help="TARGET (VCF/BCF or PLINK prefix/.bed), then optionally more scoring "
+        ..., help="TARGET (VCF/BCF, PLINK prefix/.bed or VCF Zarr store), then optionally more scoring "
         "files (so that `--pgs A B` works)."),
     pgs: list[Path] = typer.Option(..., "--pgs", help="PGS Catalog or custom scoring file "
                                    "(repeat, or list several after one --pgs)."),

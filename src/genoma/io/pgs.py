@@ -559,6 +559,69 @@ def _vcf_target(path: Path, samples: Sequence[str] | None, build: str | None,
         kind="vcf" if not ds_rows else "vcf-DS")
 
 
+def _vcz_target(store: Path, samples: Sequence[str] | None, build: str | None) -> TargetGenotypes:
+    """A VCF Zarr store as a target: one row per (site, ALT allele); genotypes are read
+    lazily, a block of rows at a time, from ``call_genotype`` (Dask)."""
+    from genoma.io.vcz import open_cohort
+
+    ds = open_cohort(store)
+    store_build = str(ds.attrs.get("genome_build", "unknown"))
+    if build and store_build not in ("unknown", "", "None") and store_build.upper() != build.upper():
+        raise InconsistentInputError(
+            f"the cohort store is {store_build} but {build} was given", path=store)
+    all_ids = [str(x) for x in ds["sample_id"].values]
+    if samples:
+        index = {s: i for i, s in enumerate(all_ids)}
+        missing = [x for x in samples if x not in index]
+        if missing:
+            raise InconsistentInputError(
+                f"sample(s) not in the cohort store: {', '.join(missing[:10])}", path=store)
+        sel = np.array(sorted({index[x] for x in samples}), dtype=np.int64)
+    else:
+        sel = np.arange(len(all_ids), dtype=np.int64)
+    contigs = np.array([canonical_chrom(str(c)) for c in ds["contig_id"].values], dtype=object)
+    vcontig = np.asarray(ds["variant_contig"].values)
+    vpos = np.asarray(ds["variant_position"].values, dtype=np.int64)
+    alleles = np.asarray(ds["variant_allele"].values, dtype=object)
+    vids = (np.asarray(ds["variant_id"].values, dtype=object) if "variant_id" in ds
+            else np.full(len(vpos), "", dtype=object))
+    # one row per ALT allele (the VCF reader's split of multi-allelic records)
+    alts = alleles[:, 1:]
+    present = ((alts != "") & (alts != ".") & (alts != None)).astype(bool)  # noqa: E711
+    v_idx, a_off = np.nonzero(present)
+    a_idx = (a_off + 1).astype(np.int8)
+    n_alt = present.sum(axis=1)
+    gt = ds["call_genotype"].data  # dask (variants, samples, ploidy)
+    all_samples = len(sel) == len(all_ids)
+
+    def read_codes(rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((0, len(sel)), dtype=np.int8)
+        uv, inv = np.unique(v_idx[rows], return_inverse=True)
+        g = np.asarray(gt[uv].compute())
+        if not all_samples:
+            g = g[:, sel]
+        g = g[inv]
+        called = ((g >= 0) | (g == -2)).all(axis=2)  # -2: fill of a shorter ploidy
+        c = (g == a_idx[rows][:, None, None]).sum(axis=2, dtype=np.int8)
+        c[~called] = -1
+        return c
+
+    def read(rows: np.ndarray) -> np.ndarray:
+        c = read_codes(rows).astype(np.float64)
+        c[c < 0] = np.nan
+        return c
+
+    return TargetGenotypes(
+        path=store, samples=[all_ids[i] for i in sel], chrom=contigs[vcontig[v_idx]],
+        pos=vpos[v_idx], ref=alleles[v_idx, 0].astype(object),
+        alt=alleles[v_idx, a_idx.astype(np.int64)].astype(object),
+        ids=np.array([x if x and x != "." else "" for x in vids[v_idx]], dtype=object),
+        multiallelic=n_alt[v_idx] > 1, build=build or (store_build if store_build != "unknown" else None),
+        read_dosage=read, kind="vcz", read_codes=read_codes)
+
+
 def _read_bim_lines(bim: Path) -> tuple[list[Any], ...]:
     """The ``.bim`` read line by line (slow path; names the first malformed line)."""
     chrom: list[str] = []
@@ -678,12 +741,14 @@ def load_target(
     path: str | Path, samples: Sequence[str] | None = None, build: str | None = None,
     dosage_field: str | None = None,
 ) -> TargetGenotypes:
-    """Open target genotypes for scoring: VCF/BCF or a PLINK 1 ``.bed/.bim/.fam`` set.
+    """Open target genotypes for scoring: VCF/BCF, a PLINK 1 ``.bed/.bim/.fam`` set, or a
+    VCF Zarr cohort store (``genoma cohort import``; read in chunks through Dask).
 
     Parameters
     ----------
     path
-        A VCF/BCF file, a ``.bed`` file, or the PLINK prefix (``data`` for ``data.bed``).
+        A VCF/BCF file, a ``.bed`` file, the PLINK prefix (``data`` for ``data.bed``), or a
+        VCF Zarr store directory.
     samples
         Restrict to these samples.
     build
@@ -710,6 +775,8 @@ def load_target(
     bed = p if p.suffix == ".bed" else p.with_name(p.name + ".bed")
     if bed.is_file():
         return _plink_target(bed, samples, build)
+    if p.is_dir():
+        return _vcz_target(p, samples, build)
     if not p.exists():
         raise InputMissingError("target genotypes not found (VCF, BCF or PLINK .bed)", path=p)
     return _vcf_target(p, samples, build, dosage_field)

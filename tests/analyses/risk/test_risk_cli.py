@@ -103,3 +103,27 @@ def test_cineca_vcf_build_inferred_and_wrong_build_refused(tmp_path: Path) -> No
     r = _invoke(str(vcf), "--pgs", str(d / "pygscatalog" / "PGS000001_hmPOS_GRCh38.txt"),
                 "-o", str(tmp_path / "o2"))
     assert r.exit_code == 5 and "GRCh38" in r.output
+
+
+@pytest.mark.validation
+def test_vcf_zarr_store_scores_equal_the_vcf(tmp_path: Path) -> None:
+    """A cohort store (`genoma cohort import`) is a target: the same sums, matches and
+    missing-call imputation as the VCF it was imported from (PGS001229 chr22, 2,504 1000G)."""
+    d = require_shared("prs/pgsc_calc")
+    from genoma.io.vcz import import_vcfs
+
+    vcf = d / "cineca_synthetic_subset.vcf.gz"
+    store = tmp_path / "c.vcz"
+    import_vcfs([vcf], store)
+    outs = {}
+    for name, target in (("vcf", vcf), ("vcz", store)):
+        outs[name] = out = tmp_path / name
+        r = _invoke(str(target), "--pgs", str(d / "PGS001229_22.txt"), "-o", str(out),
+                    "--target-build", "GRCh37", "--reference", "none")
+        assert r.exit_code == 0, r.output
+    a = pd.read_csv(outs["vcf"] / "scores.tsv", sep="\t").set_index("sample")
+    b = pd.read_csv(outs["vcz"] / "scores.tsv", sep="\t").set_index("sample")
+    assert len(a) == 2504 and list(a.index) == list(b.index)
+    np.testing.assert_array_equal(a["n_matched"], b["n_matched"])
+    np.testing.assert_allclose(b["sum"], a["sum"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b["avg"], a["avg"], rtol=1e-12, atol=1e-12)
