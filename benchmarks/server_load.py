@@ -215,6 +215,21 @@ def seed(url: str, admin_password: str, workdir: Path) -> dict:
 # ---------------------------------------------------------------- locust
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpus(spec: str) -> set[int]:
+    """CPU numbers of ``"0,1"`` or ``"0-1"``."""
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
 def make_user(seeded: dict, submit_weight: int) -> type[HttpUser]:
     job_id, job_body, token = seeded["job"], seeded["job_body"], seeded["token"]
 
@@ -327,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--admin-password")
     ap.add_argument("--write", action="store_true", help=f"append the results to {DOC}")
+    ap.add_argument(
+        "--server-cpus",
+        help="pin the started server (and its job processes) to these CPUs, e.g. 0,1",
+    )
+    ap.add_argument("--locust-cpus", help="pin locust (this process) to these CPUs, e.g. 1")
     args = ap.parse_args(argv)
     if args.duration > 1800:
         raise SystemExit("--duration is bounded to 1800 s")
@@ -342,17 +362,29 @@ def main(argv: list[str] | None = None) -> int:
         else:
             (work / "home").mkdir()
             proc, url = start_server(work / "home", args.workers)
+            if args.server_cpus:
+                os.sched_setaffinity(proc.pid, _cpus(args.server_cpus))
             admin_pw = (work / "home" / "server" / "admin-password").read_text().strip()
+        if args.locust_cpus:
+            os.sched_setaffinity(0, _cpus(args.locust_cpus))
         try:
             seeded = seed(url, admin_pw, work)
+            print(
+                "sign-in (sequential) ms: " + ", ".join(f"{m:.0f}" for m in seeded["login_ms"]),
+                file=sys.stderr,
+            )
             print(
                 f"seeded job {seeded['job']} in {seeded['seed_job_s']:.1f} s; "
                 f"load: {args.users} users for {args.duration:.0f} s on {url}",
                 file=sys.stderr,
             )
+            load_before = os.getloadavg()[0]
+            cpu_before = _cpu_seconds(proc.pid) if proc is not None else None
             rows = run_load(
                 url, seeded, args.users, args.spawn_rate, args.duration, args.submit_weight
             )
+            load_after = os.getloadavg()[0]
+            cpu_after = _cpu_seconds(proc.pid) if proc is not None else None
         finally:
             if proc is not None:
                 proc.terminate()
@@ -363,6 +395,19 @@ def main(argv: list[str] | None = None) -> int:
 
     table = markdown(rows)
     print(table)
+    print(
+        f"load average (1 min) before / after the load: {load_before:.2f} / {load_after:.2f}",
+        file=sys.stderr,
+    )
+    total = next(r for r in rows if r.get("name") == "all requests")
+    cpu_note = ""
+    if cpu_before is not None and cpu_after is not None:
+        used = cpu_after - cpu_before
+        cpu_note = (
+            f"Server process CPU during the load (job processes excluded): {used:.1f} s, "
+            f"{1000 * used / max(total['requests'], 1):.1f} ms per request.  \n"
+        )
+        print(cpu_note.strip(" \n"), file=sys.stderr)
     if args.write:
         cmd = "python benchmarks/server_load.py " + shlex.join(
             argv if argv is not None else sys.argv[1:]
@@ -381,9 +426,13 @@ def main(argv: list[str] | None = None) -> int:
         section = (
             f"\n## {when}: {args.users} users, {args.duration:.0f} s, {mix}\n\n"
             f"Command: `{cmd}`  \nMachine: {machine}; server: `genoma serve` "
-            f"(SQLite, {args.workers} job workers, one uvicorn process), loopback.  \n"
+            f"(SQLite, {args.workers} job workers, one uvicorn process), loopback; "
+            f"pinning: server {args.server_cpus or 'none'}, locust {args.locust_cpus or 'none'}; "
+            f"load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} "
+            "(the machine is shared).  \n"
             f"Seed job (demo patient, fresh GENOMA_HOME): {seeded['seed_job_s']:.1f} s. "
-            f"Sign-in (`POST /auth/token`, sequential, idle server): {logins} ms.\n\n"
+            f"Sign-in (`POST /auth/token`, sequential, idle server): {logins} ms.  \n"
+            f"{cpu_note}\n"
             f"{table}\n"
         )
         DOC.parent.mkdir(parents=True, exist_ok=True)
@@ -392,7 +441,6 @@ def main(argv: list[str] | None = None) -> int:
         with DOC.open("a") as f:
             f.write(section)
         print(f"appended to {DOC}", file=sys.stderr)
-    total = next(r for r in rows if r.get("name") == "all requests")
     return 0 if total["failures"] == 0 else 8
 
 

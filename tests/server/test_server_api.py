@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from genoma.demo import DEMO_SAMPLE
 from server.support import PASSWORD, login, new_patient, upload
@@ -233,6 +234,40 @@ def test_job_runs_the_analysis_and_serves_reports(server, finished) -> None:
     assert DEMO_SAMPLE.encode() not in (server.ctx.vault.root / m.data).read_bytes()
     # work directories are removed
     assert not list((server.ctx.data_dir / "work").iterdir())
+
+
+def test_report_names_the_uploaded_files_not_server_paths(server, finished) -> None:
+    """The report's "Input files" table shows the upload names (issue #9), no work dir."""
+    c, h, jid = server.client, server.headers("clinician"), finished.job["id"]
+    html = c.get(f"{API}/jobs/{jid}/report", params={"format": "html"}, headers=h).text
+    table = html[html.index("<caption>Input files</caption>") :]
+    table = table[: table.index("</table>")]
+    paths = re.findall(r'<td class="mono">([^<]*)</td><td class="mono">[0-9a-f]{64}</td>', table)
+    assert sorted(paths) == sorted([finished.vcf["filename"], finished.phenopacket["filename"]])
+    for fmt in ("html", "json", "fhir"):
+        body = c.get(f"{API}/jobs/{jid}/report", params={"format": fmt}, headers=h).text
+        assert str(server.ctx.data_dir) not in body, fmt
+        assert "/work/job-" not in body, fmt
+
+
+def test_report_reads_are_cached_and_still_audited(server, finished) -> None:
+    c, h, jid = server.client, server.headers("clinician"), finished.job["id"]
+    cache, audit = server.ctx.cache, server.ctx.audit.path
+    first = c.get(f"{API}/jobs/{jid}/report", params={"format": "html"}, headers=h)
+    hits, lines = cache.hits, audit.read_text().count("\n")
+    again = c.get(f"{API}/jobs/{jid}/report", params={"format": "html"}, headers=h)
+    assert again.status_code == 200 and again.content == first.content
+    assert cache.hits == hits + 1  # served from memory, not decrypted again
+    assert audit.read_text().count("\n") == lines + 1  # every read is still audited
+    # not for users outside the care team, even with the report in memory
+    assert (
+        c.get(
+            f"{API}/jobs/{jid}/report",
+            params={"format": "html"},
+            headers=server.headers("clinician2"),
+        ).status_code
+        == 403
+    )
 
 
 def test_job_listing_and_patient_detail(server, finished) -> None:

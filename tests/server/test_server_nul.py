@@ -12,8 +12,11 @@ def test_nul_in_login_is_a_client_error(server: Server) -> None:
 
 
 def test_nul_in_json_text_is_a_client_error(server: Server) -> None:
-    res = server.client.post("/api/v1/patients", headers=server.headers("clinician"),
-                             json={"external_id": "P\x00-1", "display_name": "x", "consent": []})
+    res = server.client.post(
+        "/api/v1/patients",
+        headers=server.headers("clinician"),
+        json={"external_id": "P\x00-1", "display_name": "x", "consent": []},
+    )
     assert res.status_code in (201, 422), res.text
     if res.status_code == 201:  # stored (SQLite): it reads back unchanged
         pid = res.json()["id"]

@@ -27,6 +27,12 @@ def serve(
         None, "--data-dir", help="Vault, audit log and secrets (default: $GENOMA_HOME/server)."
     ),
     max_upload_mb: int = typer.Option(2048, "--max-upload-mb", min=1, help="Upload size limit."),
+    report_cache_mb: int = typer.Option(
+        64,
+        "--report-cache-mb",
+        min=0,
+        help="Memory for decrypted reports kept by the server (0: decrypt every read).",
+    ),
 ) -> None:
     """Start the genoma server: API under /api/v1, web app at /."""
     import uvicorn
@@ -39,6 +45,7 @@ def serve(
         data_dir=data_dir,
         workers=workers,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
+        report_cache_bytes=report_cache_mb * 1024 * 1024,
     )
     app = create_app(settings)
     ctx = app.state.ctx

@@ -118,7 +118,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # the database refused a value the schemas let through (e.g. NUL bytes in text,
         # which PostgreSQL rejects and SQLite stores): the client's input, not a server fault
         _log.info("rejected input on %s: %s", request.url.path, type(exc.orig).__name__)
-        return JSONResponse({"detail": "invalid characters or value in the request"}, status_code=422)
+        return JSONResponse(
+            {"detail": "invalid characters or value in the request"}, status_code=422
+        )
 
     for r in (health.router, auth.router, users.router, patients.router, jobs.router):
         app.include_router(r, prefix=API_PREFIX)

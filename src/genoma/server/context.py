@@ -26,6 +26,7 @@ from genoma.privacy.audit import AuditLog
 from genoma.privacy.consent import ConsentRecord, Purpose
 from genoma.privacy.vault import Vault
 from genoma.server import db
+from genoma.server.cache import PlaintextCache
 from genoma.server.security import read_or_create_secret
 from genoma.server.settings import ServerSettings
 
@@ -61,10 +62,30 @@ class ServerContext:
     vault_passphrase: str = field(default="", repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: PlaintextCache = field(default_factory=lambda: PlaintextCache(0))
 
     def session(self) -> Session:
         """A new database session."""
         return self.sessions()
+
+    def read_object(self, object_id: str) -> bytes:
+        """The plaintext of a (small) vault object, from :attr:`cache` when possible.
+
+        The cache key includes the SHA-256 recorded in the object's manifest, so a
+        replaced object is read (and verified) from the vault again. Callers authorize
+        the read and audit it; this only reads.
+        """
+        import io
+
+        key = ("object", object_id, self.vault.manifest(object_id).sha256)
+        data = self.cache.get(key)
+        if data is None:
+            buf = io.BytesIO()
+            m = self.vault.get(object_id, buf, precheck=False)  # verified decryption
+            data = buf.getvalue()
+            if ("object", object_id, m.sha256) == key:  # not replaced in between
+                self.cache.put(key, data, len(data))
+        return data
 
     # ------------------------------------------------------------ access
     def policy_for(self, user: db.User, patient: db.Patient | None) -> Policy:
@@ -242,4 +263,5 @@ def open_context(settings: ServerSettings, *, migrate: bool = True) -> ServerCon
         token_secret=read_or_create_secret(data_dir / "jwt-secret"),
         dialect=engine.dialect.name,
         vault_passphrase=passphrase,
+        cache=PlaintextCache(settings.report_cache_bytes),
     )

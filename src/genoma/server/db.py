@@ -165,16 +165,25 @@ def make_engine(url: str) -> Engine:
     from genoma.errors import UsageError
 
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        pool: dict[str, int] = {}
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            # absolute, so that a job process working in another directory opens the same file
+            path = Path(u.database).absolute()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            u = u.set(database=str(path))
+            # a pool as large as the request thread pool (40 threads): requests never
+            # queue for a connection
+            pool = {"pool_size": 20, "max_overflow": 30}
+        # No pre-ping: a local file cannot drop the connection, and it cost a query per
+        # request.
+        engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(url, pool_size=20, max_overflow=30, pool_pre_ping=True)
     raise UsageError(f"unsupported database URL {url.split(':', 1)[0]!r} (sqlite or postgresql)")
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "claim_next",
     "clean_work_dirs",
     "execute_job",
+    "input_names",
     "recover_interrupted",
 ]
 
@@ -223,6 +224,42 @@ def _safe_name(name: str, default: str) -> str:
     return base or default
 
 
+def input_names(vcf_filename: str, pheno_filename: str | None) -> tuple[str, str | None]:
+    """File names of a job's inputs in its work directory: the uploaded names, made safe.
+
+    Path components and unusual characters are dropped (``../x y.vcf`` → ``x_y.vcf``);
+    if both uploads have the same name the Phenopacket gets a ``phenopacket-`` prefix.
+    """
+    vcf_name = _safe_name(vcf_filename, "input.vcf.gz")
+    if pheno_filename is None:
+        return vcf_name, None
+    pheno_name = _safe_name(pheno_filename, "phenopacket.json")
+    if pheno_name == vcf_name or pheno_name == "report":
+        pheno_name = "phenopacket-" + pheno_name
+    if vcf_name == "report":
+        vcf_name = "vcf-" + vcf_name
+    return vcf_name, pheno_name
+
+
+_CWD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run the block in ``path`` (the process's working directory), then go back.
+
+    A job process runs one job, so this is safe there; in the inline mode of the tests
+    the lock keeps two inline jobs of one process from interleaving.
+    """
+    with _CWD_LOCK:
+        before = os.getcwd()
+        os.chdir(path)
+        try:
+            yield
+        finally:
+            os.chdir(before)
+
+
 def execute_job(ctx: ServerContext, job_id: int, owner: str) -> str:
     """Run one claimed job to its end in this process; returns the final state.
 
@@ -259,26 +296,29 @@ def execute_job(ctx: ServerContext, job_id: int, owner: str) -> str:
     progress.__enter__()
     try:
         assert vcf is not None
-        vcf_path = work / _safe_name(vcf.filename, "input.vcf.gz")
-        ctx.vault.get_to_file(vcf.object_id, vcf_path)
-        pheno_path = None
-        if pheno is not None:
-            pheno_path = work / ("pheno-" + _safe_name(pheno.filename, "phenopacket.json"))
-            ctx.vault.get_to_file(pheno.object_id, pheno_path)
+        # The inputs are decrypted into the work directory under the names they were
+        # uploaded with, and the analysis runs in that directory on those bare names: the
+        # report's "Input files" table and parameters show the uploaded file names, not
+        # the server's paths.
+        vcf_name, pheno_name = input_names(vcf.filename, pheno.filename if pheno else None)
+        ctx.vault.get_to_file(vcf.object_id, work / vcf_name)
+        if pheno is not None and pheno_name is not None:
+            ctx.vault.get_to_file(pheno.object_id, work / pheno_name)
         _set(ctx, job_id, owner, message="analysing", progress=0.0)
         out = work / "report"
         root = logging.getLogger()
         saved = (list(root.handlers), root.level)
         try:  # run_analyze sets up the root logger for a CLI run (run.log): undo it after
-            run_analyze(
-                AnalyzeOptions(
-                    vcf=vcf_path,
-                    phenopacket=pheno_path,
-                    formats=ctx.settings.formats,
-                    command=f"genoma serve (job {job_id})",
-                ),
-                out,
-            )
+            with working_directory(work):
+                run_analyze(
+                    AnalyzeOptions(
+                        vcf=Path(vcf_name),
+                        phenopacket=Path(pheno_name) if pheno_name else None,
+                        formats=ctx.settings.formats,
+                        command=f"genoma serve (job {job_id})",
+                    ),
+                    out,
+                )
         finally:
             for h in list(root.handlers):
                 if h not in saved[0]:
@@ -452,5 +492,6 @@ def child_env(ctx: ServerContext) -> dict[str, str]:
         "GENOMA_SERVER_DATA_DIR": str(ctx.data_dir),
         "GENOMA_SERVER_FORMATS": ",".join(s.formats),
         "GENOMA_SERVER_MAX_ATTEMPTS": str(s.max_attempts),
+        "GENOMA_SERVER_JOB_NICE": str(s.job_nice),
         "GENOMA_VAULT_PASSPHRASE": ctx.vault_passphrase,
     }

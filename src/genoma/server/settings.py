@@ -40,6 +40,13 @@ class ServerSettings:
         the file ``data_dir/vault-passphrase`` (created, 0600, on first start).
     poll_interval_s
         How often idle workers look for queued jobs.
+    report_cache_bytes
+        Budget of the in-memory cache of decrypted reports (see
+        :mod:`genoma.server.cache`); ``0`` turns it off. The plaintext of cached reports
+        lives in the server process's memory only.
+    job_nice
+        Niceness added to each job process (``os.nice``) so that analyses yield the CPU
+        to request handling; ``0`` leaves their priority alone.
     """
 
     database_url: str | None = None
@@ -53,6 +60,8 @@ class ServerSettings:
     formats: tuple[str, ...] = ("html", "pdf", "json", "fhir")
     vault_passphrase: str | None = field(default=None, repr=False)
     poll_interval_s: float = 0.5
+    report_cache_bytes: int = 64 * 1024**2
+    job_nice: int = 10
 
     def resolved_data_dir(self) -> Path:
         """``data_dir`` or ``$GENOMA_HOME/server``."""

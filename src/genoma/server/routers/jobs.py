@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
@@ -173,7 +171,7 @@ def report(
     oid = (job.reports or {}).get(format)
     if oid is None:
         raise HTTPException(404, f"job {job.id} has no {format} report")
-    data = ctx.vault.read_bytes(oid)
+    data = ctx.read_object(oid)  # decrypted once, then from the server's memory
     ctx.record(user.username, "read", f"vault:{oid}", purpose, rid)
     return Response(
         content=data,
@@ -185,18 +183,14 @@ def report(
     )
 
 
-_CACHE: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-
-
 def _findings(ctx: ServerContext, oid: str) -> list[dict[str, Any]]:
-    sha = ctx.vault.manifest(oid).sha256
-    key = (oid, sha)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    doc = json.loads(ctx.vault.read_bytes(oid))
+    """The findings of a JSON report (parsed once per report version, then cached)."""
+    key = ("findings", oid, ctx.vault.manifest(oid).sha256)
+    found = ctx.cache.get(key)
+    if found is not None:
+        return found
+    raw = ctx.read_object(oid)
+    doc = json.loads(raw)
     found = [
         {
             "section": f.get("analysis", ""),
@@ -206,10 +200,8 @@ def _findings(ctx: ServerContext, oid: str) -> list[dict[str, Any]]:
         }
         for f in doc.get("findings", [])
     ]
-    with _CACHE_LOCK:
-        _CACHE[key] = found
-        while len(_CACHE) > 32:
-            _CACHE.popitem(last=False)
+    size = sum(len(str(v)) for f in found for v in f.values()) + 200 * len(found)
+    ctx.cache.put(key, found, size)
     return found
 
 
