@@ -202,3 +202,48 @@ def test_concurrent_appends_keep_the_chain(tmp_path: Path) -> None:
         t.join()
     r = verify_log(p, KEY)
     assert r.ok and r.entries == 60
+
+
+def test_group_commit_syncs_every_entry_before_append_returns(tmp_path: Path, monkeypatch) -> None:
+    """One shared writer (the server's): appends from many threads share fsyncs, and each
+    append returns only after an fsync that began once its entry was written."""
+    import os
+    import time
+
+    import genoma.privacy.audit as audit_mod
+
+    p = tmp_path / "audit.jsonl"
+    synced_lines = [0]
+    calls = [0]
+    guard = threading.Lock()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        lines_at_start = p.read_bytes().count(b"\n")
+        time.sleep(0.02)  # a slow disk: writers pile up behind one sync
+        real_fsync(fd)
+        with guard:
+            calls[0] += 1
+            synced_lines[0] = max(synced_lines[0], lines_at_start)
+
+    monkeypatch.setattr(audit_mod.os, "fsync", slow_fsync)
+    log = AuditLog(p, KEY)
+    late: list[int] = []
+
+    def worker(i: int) -> None:
+        for j in range(10):
+            e = log.append(actor=f"t{i}", action="x", resource=f"r{j}", purpose=None,
+                           outcome="success")
+            with guard:
+                if e["seq"] > synced_lines[0]:
+                    late.append(e["seq"])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    r = verify_log(p, KEY)
+    assert r.ok and r.entries == 80
+    assert late == []  # no append returned before its entry was covered by a sync
+    assert calls[0] < 80  # syncs were shared

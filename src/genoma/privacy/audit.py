@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -187,6 +188,14 @@ class AuditLog:
             raise UsageError("audit key must be at least 32 bytes")
         self.path = Path(path)
         self.key = key
+        # group commit: writers chain and write one at a time (``_write_lock`` in this
+        # process, ``flock`` across processes), then wait for an fsync that started after
+        # their write; one waiting writer runs it for all (see ``_sync_after``)
+        self._write_lock = threading.Lock()
+        self._sync = threading.Condition()
+        self._written = 0  # writes done by this object
+        self._synced = 0  # writes known to be on disk
+        self._syncing = False
 
     def _last(self) -> dict[str, Any] | None:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -247,33 +256,62 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            last = self._last()
-            if last is None:
-                log_id, seq, prev = uuid.uuid4().hex, 1, None
-            else:
-                log_id, seq, prev = last["log_id"], int(last["seq"]) + 1, last["hash"]
-            entry: dict[str, Any] = {
-                "seq": seq,
-                "log_id": log_id,
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "request_id": request_id or uuid.uuid4().hex,
-                "actor": actor,
-                "action": action,
-                "resource": resource,
-                "purpose": purpose,
-                "outcome": outcome,
-                "detail": detail,
-                "prev": prev if prev is not None else _genesis(log_id),
-            }
-            entry["hash"] = _entry_hash(entry)
-            entry["mac"] = _mac(self.key, entry["hash"])
-            os.write(fd, _canonical(entry) + b"\n")
-            os.fsync(fd)
+            with self._write_lock:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    last = self._last()
+                    if last is None:
+                        log_id, seq, prev = uuid.uuid4().hex, 1, None
+                    else:
+                        log_id, seq, prev = last["log_id"], int(last["seq"]) + 1, last["hash"]
+                    entry: dict[str, Any] = {
+                        "seq": seq,
+                        "log_id": log_id,
+                        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                        "request_id": request_id or uuid.uuid4().hex,
+                        "actor": actor,
+                        "action": action,
+                        "resource": resource,
+                        "purpose": purpose,
+                        "outcome": outcome,
+                        "detail": detail,
+                        "prev": prev if prev is not None else _genesis(log_id),
+                    }
+                    entry["hash"] = _entry_hash(entry)
+                    entry["mac"] = _mac(self.key, entry["hash"])
+                    os.write(fd, _canonical(entry) + b"\n")
+                    with self._sync:
+                        self._written += 1
+                        ticket = self._written
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            self._sync_after(fd, ticket)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
         return entry
+
+    def _sync_after(self, fd: int, ticket: int) -> None:
+        """Return once an ``fsync`` that began after write number ``ticket`` has finished.
+
+        The first waiting writer syncs the file for every write done so far; the others
+        wait for it (one fsync per group instead of one per entry, while each ``append``
+        still returns only when its entry is on disk).
+        """
+        with self._sync:
+            while self._synced < ticket:
+                if self._syncing:
+                    self._sync.wait()
+                    continue
+                self._syncing = True
+                target = self._written
+                self._sync.release()
+                try:
+                    os.fsync(fd)
+                finally:
+                    self._sync.acquire()
+                    self._syncing = False
+                    self._synced = max(self._synced, target)
+                    self._sync.notify_all()
 
     def anchor(self) -> Anchor:
         """The current head of the chain, MAC'd, to export and keep elsewhere.
