@@ -294,16 +294,20 @@ def execute_job(ctx: ServerContext, job_id: int, owner: str) -> str:
     beater.start()
     progress = progress_reporting(ctx, job_id, owner, len(steps.patient_steps()))
     progress.__enter__()
+    plain = contextlib.ExitStack()  # the decrypted inputs (in memory) of this job
     try:
         assert vcf is not None
         # The inputs are decrypted into the work directory under the names they were
         # uploaded with, and the analysis runs in that directory on those bare names: the
         # report's "Input files" table and parameters show the uploaded file names, not
         # the server's paths.
+        # The plaintext is verified and held in memory (Vault.plaintext_file: memfd on
+        # Linux, never on disk); the work directory only has symlinks with those names.
         vcf_name, pheno_name = input_names(vcf.filename, pheno.filename if pheno else None)
-        ctx.vault.get_to_file(vcf.object_id, work / vcf_name)
+        os.symlink(plain.enter_context(ctx.vault.plaintext_file(vcf.object_id)), work / vcf_name)
         if pheno is not None and pheno_name is not None:
-            ctx.vault.get_to_file(pheno.object_id, work / pheno_name)
+            os.symlink(plain.enter_context(ctx.vault.plaintext_file(pheno.object_id)),
+                       work / pheno_name)
         _set(ctx, job_id, owner, message="analysing", progress=0.0)
         out = work / "report"
         root = logging.getLogger()
@@ -383,6 +387,7 @@ def execute_job(ctx: ServerContext, job_id: int, owner: str) -> str:
         )
         return "failed"
     finally:
+        plain.close()
         progress.__exit__(None, None, None)
         stop_beat.set()
         beater.join(timeout=1)
