@@ -316,3 +316,34 @@ def clear_key_cache() -> None:
     """Forget every key unlocked by :func:`load_private_key_cached` in this process."""
     with _CACHE_LOCK:
         _CACHE.clear()
+
+
+def load_hex_secret(path: Path | None, env: str, what: str) -> bytes:
+    """A secret of at least 32 bytes, hex in the file ``path`` or else in ``$env``.
+
+    Raises
+    ------
+    InputMissingError
+        If neither is available (or the file cannot be read).
+    MalformedInputError
+        If the secret is not at least 32 bytes of hex.
+    """
+    from genoma.errors import InputMissingError, MalformedInputError
+
+    text = None
+    if path is not None:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError as exc:
+            raise InputMissingError(f"cannot read {what}: {exc.strerror}", path=path) from exc
+    elif os.environ.get(env):
+        text = os.environ[env].strip()
+    if text is None:
+        raise InputMissingError(f"no {what}: set ${env} or pass a key file")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise MalformedInputError(f"{what} is not hex", path=path) from exc
+    if len(key) < 32:
+        raise MalformedInputError(f"{what} must be at least 32 bytes (64 hex digits)", path=path)
+    return key

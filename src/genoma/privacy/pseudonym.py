@@ -114,27 +114,9 @@ def load_pseudonym_key(path: Path | None = None, *, env: str = "GENOMA_PSEUDONYM
     MalformedInputError
         If the key is not at least 32 bytes of hex.
     """
-    text = None
-    if path is not None:
-        try:
-            text = Path(path).read_text().strip()
-        except OSError as exc:
-            raise InputMissingError(
-                f"cannot read pseudonymisation key: {exc.strerror}", path=path
-            ) from exc
-    elif os.environ.get(env):
-        text = os.environ[env].strip()
-    if text is None:
-        raise InputMissingError(f"no pseudonymisation key: set ${env} or pass a key file")
-    try:
-        key = bytes.fromhex(text)
-    except ValueError as exc:
-        raise MalformedInputError("pseudonymisation key is not hex", path=path) from exc
-    if len(key) < 32:
-        raise MalformedInputError(
-            "pseudonymisation key must be at least 32 bytes (64 hex digits)", path=path
-        )
-    return key
+    from genoma.privacy.keys import load_hex_secret
+
+    return load_hex_secret(path, env, "pseudonymisation key")
 
 
 @dataclass
