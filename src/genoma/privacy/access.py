@@ -51,6 +51,7 @@ __all__ = [
     "authorize",
     "export_cohort",
     "guarded_get",
+    "record_outcome",
 ]
 
 ROLES = ("clinician", "analyst", "researcher", "patient", "admin")
@@ -351,15 +352,31 @@ class AccessController:
         detail: str | None = None,
     ) -> None:
         """Record the outcome of an allowed request."""
-        self.audit.append(
-            actor=user,
-            action=action,
-            resource=resource,
-            purpose=purpose.label() if purpose else None,
-            outcome=outcome,
-            request_id=request_id,
-            detail=detail,
-        )
+        record_outcome(self.audit, user, action, resource=resource, purpose=purpose,
+                       outcome=outcome, request_id=request_id, detail=detail)
+
+
+def record_outcome(
+    audit: Any,
+    user: str,
+    action: str,
+    *,
+    resource: str,
+    purpose: Purpose | None,
+    outcome: str,
+    request_id: str,
+    detail: str | None = None,
+) -> None:
+    """Append the outcome of an allowed request to ``audit`` (an :class:`AuditLog`)."""
+    audit.append(
+        actor=user,
+        action=action,
+        resource=resource,
+        purpose=purpose.label() if purpose else None,
+        outcome=outcome,
+        request_id=request_id,
+        detail=detail,
+    )
 
 
 def guarded_get(

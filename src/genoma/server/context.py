@@ -198,15 +198,10 @@ class ServerContext:
         detail: str | None = None,
     ) -> None:
         """Audit the outcome of an allowed request."""
-        self.audit.append(
-            actor=user,
-            action=action,
-            resource=resource,
-            purpose=purpose.label() if purpose else None,
-            outcome=outcome,
-            request_id=rid,
-            detail=detail,
-        )
+        from genoma.privacy.access import record_outcome
+
+        record_outcome(self.audit, user, action, resource=resource, purpose=purpose,
+                       outcome=outcome, request_id=rid, detail=detail)
 
     def visible_patient_ids(self, session: Session, user: db.User) -> list[int] | None:
         """Patients whose data ``user`` may see (care team or own account); ``None``: all."""
