@@ -3,4 +3,4 @@
 Heavy imports stay lazy: import the submodules (``genoma.annotate.csq`` …) directly.
 """
 
-__all__ = ["concordance", "consequence", "csq", "hgvs", "sequence", "transcripts"]
+__all__ = ["concordance", "consequence", "csq", "hgvs", "model_cache", "sequence", "transcripts"]

@@ -36,8 +36,9 @@ from genoma.annotate.fastpath import (
     PAIR_UP,
     TranscriptArrays,
 )
+from genoma.annotate.model_cache import load_transcripts
 from genoma.annotate.sequence import Reference, revcomp
-from genoma.annotate.transcripts import Transcript, TranscriptIndex, read_transcripts
+from genoma.annotate.transcripts import Transcript, TranscriptIndex
 from genoma.errors import InputMissingError, MalformedInputError, UsageError
 from genoma.model.variant import canonical_chrom
 
@@ -219,6 +220,7 @@ class Annotator:
         a_ref: list[str] = []
         a_alt: list[str] = []
         a_lab: list[str] = []
+        a_snv: list[bool] = []  # one base replaced by another
         for j, (p, r, als) in enumerate(zip(positions, refs, alts, strict=True)):
             r = r.upper()
             if len(r) == 1 and len(als) == 1 and len(als[0]) == 1:  # biallelic SNV
@@ -228,6 +230,7 @@ class Annotator:
                 a_ref.append(r)
                 a_alt.append(a)
                 a_lab.append(a)
+                a_snv.append(r != a)
             elif len(r) == 1 and all(len(a) == 1 for a in als):  # SNVs: nothing to strip
                 for a in als:
                     a = a.upper()
@@ -236,6 +239,7 @@ class Annotator:
                     a_ref.append(r)
                     a_alt.append(a)
                     a_lab.append(a)
+                    a_snv.append(r != a)
             else:
                 for al in vep_alleles(p, r, als):
                     a_vs.append(al.start)
@@ -243,6 +247,7 @@ class Annotator:
                     a_ref.append(al.ref)
                     a_alt.append(al.alt)
                     a_lab.append(al.label)
+                    a_snv.append(len(al.ref) == 1 and len(al.alt) == 1 and al.ref != al.alt)
             a_first[j + 1] = len(a_vs)
         n_al = len(a_vs)
         vs = np.asarray(a_vs, np.int64)
@@ -321,7 +326,7 @@ class Annotator:
                 lab[qi[idx]].tolist(), pre[inv].tolist(), dist[idx].tolist(), tail[inv].tolist(),
                 pick_s[idx].tolist(), strict=True)]
         self._deep_intron(np.flatnonzero(cls == PAIR_DEEP_INTRON), qi, ti, pc.exon[keep], infos, pickl,
-                          vs, a_ve, a_ref, a_alt, a_lab, out, lab, pick_s)
+                          vs, a_ve, a_ref, a_alt, a_lab, out, lab, pick_s, np.asarray(a_snv, bool))
         out = out.tolist()
         # -- per record ------------------------------------------------------------------
         bounds_a = np.searchsorted(qi, np.arange(n_al + 1))
@@ -384,7 +389,7 @@ class Annotator:
     def _deep_intron(self, idx: np.ndarray, qi: np.ndarray, ti: np.ndarray, exon: np.ndarray,
                      infos: dict[int, _TxInfo], pickl: list[bool], vs: np.ndarray, a_ve: list[int],
                      a_ref: list[str], a_alt: list[str], a_lab: list[str], out: np.ndarray,
-                     lab: np.ndarray, pick_s: np.ndarray) -> None:
+                     lab: np.ndarray, pick_s: np.ndarray, a_snv: np.ndarray) -> None:
         """CSQ entries of deep intronic pairs: ``intron_variant`` (+ NMD / non-coding),
         intron number and an intronic HGVSc (SNVs formatted here from the distances to
         both exons, for all pairs at once; other alleles through the HGVS code with its 3'
@@ -417,16 +422,14 @@ class Annotator:
             tails.append(f"|||||||{info.strand}||{info.intron_flags}|")
         head = np.asarray(heads, object)
         tail = np.asarray(tails, object)
-        ref_a = np.asarray(a_ref, object)[a_idx]
-        alt_a = np.asarray(a_alt, object)[a_idx]
-        snv = np.fromiter((len(r) == 1 and len(x) == 1 and r != x for r, x in zip(ref_a.tolist(), alt_a.tolist(), strict=True)),
-                          bool, len(idx))
+        snv = a_snv[a_idx]
         tx_tail = {t: "|" + infos[t].tail for t in np.unique(t_idx).tolist()}
         for strand_sel, comp in ((plus, False), (~plus, True)):
             f = np.flatnonzero(snv & strand_sel)
             if not len(f):
                 continue
-            refs, alts = ref_a[f].tolist(), alt_a[f].tolist()
+            af = a_idx[f].tolist()
+            refs, alts = [a_ref[a] for a in af], [a_alt[a] for a in af]
             if comp:
                 refs = list("".join(refs).translate(_COMP_T))
                 alts = list("".join(alts).translate(_COMP_T))
@@ -515,7 +518,7 @@ def annotate_vcf(vcf_in: str | Path, fasta: str | Path, transcripts: str | Path,
         bcf = _is_bcf(vcf_in)
     except (OSError, ValueError) as exc:
         raise MalformedInputError(f"cannot read VCF: {exc}", path=vcf_in) from None
-    models = read_transcripts(transcripts)
+    models = load_transcripts(transcripts)
     ref = Reference(fasta)
     ann = Annotator(models, ref)
     if extender is not None:
