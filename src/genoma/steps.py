@@ -273,10 +273,10 @@ def rare_diagnosis(
         consequences = None
         if fasta is not None and transcripts is not None:
             from genoma.annotate.csq import Annotator
+            from genoma.annotate.model_cache import load_transcripts
             from genoma.annotate.sequence import Reference
-            from genoma.annotate.transcripts import read_transcripts
 
-            consequences = annotate_calls(calls, Annotator(read_transcripts(transcripts),
+            consequences = annotate_calls(calls, Annotator(load_transcripts(transcripts),
                                                            Reference(fasta)))
             annotated = True
         freq_map = _allele_frequencies(calls, frequencies) if frequencies else None

@@ -155,3 +155,14 @@ def test_annotate_with_ml_pathogenicity(files, tmp_path):
             assert "GENOMA_ML" not in rows[pos]["ACMG_REASONS"]
     # the nonsense variant has no peer score: PP3/BP4 (missense only) never fires there
     assert "PP3" not in rows[159]["ACMG_CRITERIA"] and "BP4" not in rows[159]["ACMG_CRITERIA"]
+
+
+def test_workers_and_compress_level_do_not_change_the_output(files, tmp_path):
+    outs = []
+    for i, extra in enumerate((["--workers", "1"], ["--workers", "2", "--compress-level", "9"])):
+        out = tmp_path / f"o{i}.vcf.gz"
+        res = run([str(files["vcf"]), "--fasta", str(files["fasta"]), "--transcripts",
+                   str(files["gff"]), "-o", str(out), "--clinvar", str(files["clinvar"]), *extra])
+        assert res.exit_code == 0, res.output
+        outs.append(gzip.open(out, "rt").read())
+    assert outs[0] == outs[1] and "CSQ=" in outs[0]

@@ -81,6 +81,10 @@ def annotate(
     pm2_max: float = typer.Option(0.0, "--pm2-max", help="PM2_Supporting up to this AF (0: absent only)."),
     ml: bool = typer.Option(False, "--ml", help="Score picked coding entries with genoma's pathogenicity "
                             "model (ML_PATHOGENICITY; PP3/BP4 supporting when no peer predictor)."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Processes annotating batches in parallel (same output)."),
+    compress_level: int | None = typer.Option(None, "--compress-level", min=0, max=9,
+                                              help="BGZF deflate level (default: fast)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
@@ -98,7 +102,8 @@ def annotate(
     if clinvar or frequencies or scores or criteria or tsv or findings or ml:
         ext = _evidence(clinvar, frequencies, scores, criteria, build, bs1, pm2_max, ml)
     with console.status("annotating…"):
-        stats = annotate_vcf(vcf, fasta, transcripts, out, force=force, extender=ext)
+        stats = annotate_vcf(vcf, fasta, transcripts, out, force=force, extender=ext,
+                             workers=workers, compress_level=compress_level)
     summary = {
         "output": str(out), "records": stats.records, "alleles": stats.alleles,
         "csq_entries": stats.entries, "ref_mismatch": stats.ref_mismatch,
