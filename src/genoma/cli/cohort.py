@@ -97,20 +97,20 @@ def gwas_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Linear or logistic association of every variant (additive, with covariates)."""
-    from genoma.analyses.cohort.gwas import VERSION, gwas, make_design
+    from genoma.analyses.cohort.gwas import VERSION, gwas, make_design, tsv_chunks
     from genoma.io.output import check_output_dir, run_directory
     from genoma.io.vcz import open_cohort
     from genoma.scale.cluster import dask_context, describe_scheduler
 
     t0 = time.perf_counter()
     check_output_dir(out, force)
-    ds = open_cohort(store)
-    design = make_design(ds["sample_id"].values, _read_table(pheno),
-                         _read_table(covar) if covar else None, pheno_column=pheno_name,
-                         covariate_columns=covar_names.split(",") if covar_names else None,
-                         model="logistic" if logistic else "linear")
     with dask_context(scheduler, workers=workers, threads_per_worker=threads_per_worker,
                       memory_limit=memory_limit, progress=not json_out) as client:
+        ds = open_cohort(store)
+        design = make_design(ds["sample_id"].values, _read_table(pheno),
+                             _read_table(covar) if covar else None, pheno_column=pheno_name,
+                             covariate_columns=covar_names.split(",") if covar_names else None,
+                             model="logistic" if logistic else "linear")
         table = gwas(ds, design, firth_fallback=not no_firth, variants_chunk=variants_chunk,
                      carrier_index=carrier_index)  # type: ignore[arg-type]
         sched = describe_scheduler(client)
@@ -123,7 +123,8 @@ def gwas_cmd(
                "genome_build": ds.attrs.get("genome_build"),
                "genotype_source": table.attrs.get("genotype_source"), **sched}
     with run_directory(out, force=True) as tmp:
-        table.to_csv(tmp / "gwas.tsv", sep="\t", index=False, na_rep="NA", float_format="%.10g")
+        with open(tmp / "gwas.tsv", "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(tsv_chunks(table, float_format=".10g", na_rep="NA"))
         if plots:
             _write_plots(table, tmp, str(ds.attrs.get("genome_build", "unknown")))
         _manifest("cohort gwas", tmp, t0, summary, [pheno] + ([covar] if covar else []),

@@ -40,6 +40,7 @@ regression. Stat Med 21:2409–2419.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,7 +50,7 @@ import pandas as pd
 from genoma.errors import InconsistentInputError, MalformedInputError, UsageError
 from genoma.model.cohort import alt_dosage_block
 
-__all__ = ["GwasDesign", "gwas", "gwas_block", "make_design"]
+__all__ = ["GwasDesign", "gwas", "gwas_block", "make_design", "tsv_chunks"]
 
 VERSION = "0.1.0"
 #: Result columns of a block kernel, in order.
@@ -413,7 +414,9 @@ def _linear_finish(stats: np.ndarray, const: _LinearConstants) -> np.ndarray:
 
 
 def _linear_stats_to_fields(stats: np.ndarray, const: _LinearConstants) -> np.ndarray:
-    from scipy import stats as sps
+    # scipy.special, not scipy.stats (same function: t.sf(x, df) is stdtr(df, -x)), which
+    # would add ≈ 0.4 s of imports to every run
+    from scipy import special
 
     out = _linear_finish(stats, const)
     k = const.c.shape[1]
@@ -421,7 +424,7 @@ def _linear_stats_to_fields(stats: np.ndarray, const: _LinearConstants) -> np.nd
     out[failed, 2:4] = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         out[:, 4] = out[:, 2] / out[:, 3]
-    out[:, 5] = 2.0 * sps.t.sf(np.abs(out[:, 4]), out[:, 0] - k - 1)
+    out[:, 5] = 2.0 * special.stdtr(out[:, 0] - k - 1, -np.abs(out[:, 4]))
     return out
 
 
@@ -676,7 +679,7 @@ def gwas_block(gt: np.ndarray, design: GwasDesign, q: np.ndarray, beta0: np.ndar
 def _logistic_dose_block(dose_all: np.ndarray, design: GwasDesign, beta0: np.ndarray,
                          firth_fallback: bool) -> np.ndarray:
     """Logistic statistics of a ``(variants, all samples)`` int8 dosage block (-1 missing)."""
-    from scipy import stats
+    from scipy import special
 
     v = dose_all.shape[0]
     out = np.full((v, len(_FIELDS)), np.nan)
@@ -689,7 +692,7 @@ def _logistic_dose_block(dose_all: np.ndarray, design: GwasDesign, beta0: np.nda
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = out[:, 2] / out[:, 3]
     out[:, 4] = stat
-    out[:, 5] = 2.0 * stats.norm.sf(np.abs(stat))
+    out[:, 5] = 2.0 * special.ndtr(-np.abs(stat))  # = scipy.stats.norm.sf(|z|)
     failed = out[:, 7] > 0
     out[failed, 2:6] = np.nan
     return out
@@ -895,3 +898,67 @@ def _table(ds: Any, res: np.ndarray) -> pd.DataFrame:
     table["firth"] = table["firth"].astype(bool)
     table["error"] = pd.Series(res[:, 7].astype(int)).map(ERRORS).to_numpy()
     return table
+
+
+def tsv_chunks(table: pd.DataFrame, *, float_format: str = ".10g", na_rep: str = "NA",
+               rows: int = 32768) -> Iterator[str]:
+    """The text of ``table`` as tab-separated values, header first, ``rows`` rows a piece.
+
+    Byte for byte what ``table.to_csv(sep="\\t", index=False, na_rep=na_rep,
+    float_format="%" + float_format)`` writes, about 2.5 times faster: each column is
+    formatted once (``format`` on a list of Python floats, ``str`` for the rest) and the
+    rows are joined in C, instead of pandas' per-cell float formatting (≈ 2 s for the
+    13 columns of a 370,000-variant scan). A piece whose text would need CSV quoting
+    (a tab, newline or double quote inside a value) is handed to pandas instead.
+
+    Parameters
+    ----------
+    table
+        Any table; floating columns are formatted with ``float_format`` (a ``format``
+        spec), missing values of any column as ``na_rep``.
+    float_format
+        Format spec for floats (``".10g"``: 10 significant digits).
+    na_rep
+        Text for missing values.
+    rows
+        Rows per yielded piece (bounds the memory of the formatted strings).
+
+    Yields
+    ------
+    str
+        The header line, then pieces of whole lines (each ending in ``\\n``).
+    """
+    names = [str(c) for c in table.columns]
+    yield "\t".join(names) + "\n"
+    ncol = len(names)
+    for start in range(0, len(table), rows):
+        part = table.iloc[start:start + rows]
+        cols: list[list[str]] = []
+        for name in part.columns:
+            cols.append(_format_column(part[name].to_numpy(), float_format, na_rep))
+        text = "\n".join(map("\t".join, zip(*cols, strict=True))) + "\n"
+        n = len(part)
+        if (text.count("\t") != n * (ncol - 1) or text.count("\n") != n
+                or '"' in text):
+            text = part.to_csv(sep="\t", index=False, header=False, na_rep=na_rep,
+                               float_format="%" + float_format, lineterminator="\n")
+        yield text
+
+
+def _format_column(v: np.ndarray, float_format: str, na_rep: str) -> list[str]:
+    """One column as a list of strings (see :func:`tsv_chunks`)."""
+    if v.dtype.kind == "f":
+        out = [format(x, float_format) for x in v.tolist()]
+        for i in np.flatnonzero(np.isnan(v)).tolist():
+            out[i] = na_rep
+        return out
+    if v.dtype.kind == "b":
+        return np.where(v, "True", "False").tolist()
+    if v.dtype.kind in "iu":
+        return [str(x) for x in v.tolist()]
+    out = v.tolist()
+    if pd.api.types.infer_dtype(v, skipna=True) not in ("string", "empty"):
+        out = [x if type(x) is str else str(x) for x in out]
+    for i in np.flatnonzero(pd.isna(v)).tolist():
+        out[i] = na_rep
+    return out
