@@ -26,7 +26,7 @@ def _chrom_order(chrom: pd.Series) -> pd.Series:
 
 def genomic_inflation(p: np.ndarray) -> float:
     """λ_GC: median χ²(1) of the p-values over its expectation (0.4549)."""
-    from scipy import stats
+    from scipy import special  # not scipy.stats: its import alone costs ~0.4 s per run
 
     p = np.asarray(p, dtype=float)
     p = p[np.isfinite(p) & (p > 0)]
@@ -36,7 +36,7 @@ def genomic_inflation(p: np.ndarray) -> float:
     k = p.size // 2
     mid = np.partition(p, [k - 1, k] if p.size % 2 == 0 else [k])
     middle = mid[[k - 1, k]] if p.size % 2 == 0 else mid[[k]]
-    return float(np.mean(stats.chi2.isf(middle, 1)) / stats.chi2.ppf(0.5, 1))
+    return float(np.mean(special.chdtri(1, middle)) / (2 * special.gammaincinv(0.5, 0.5)))
 
 
 def manhattan_figure(table: pd.DataFrame, *, threshold: float = 5e-8,
