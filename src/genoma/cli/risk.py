@@ -90,7 +90,7 @@ def _parse_pce(text: str) -> Any:
 
 
 def _load_reference(spec: str, labels: Path | None, build: str | None) -> Any:
-    """``1kg-peddy`` (embedded), ``none``, or a reference VCF/PLINK with a labels TSV."""
+    """``1kg-peddy`` (embedded), ``none``, or a reference VCF / PLINK / VCF Zarr with a labels TSV."""
     import numpy as np
 
     from genoma.analyses.ancestry.assign import ReferenceGenotypes
