@@ -96,3 +96,19 @@ def test_secret_files_readable_by_others_are_refused(tmp_path: Path) -> None:
     p.chmod(0o644)
     with pytest.raises(ConsentDeniedError):
         read_or_create_secret(p)
+
+
+def test_unreachable_database_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
+    """`genoma serve --database-url` to nothing: exit 3, the URL named with its password
+    hidden, no traceback."""
+    with socket.socket() as s:  # a loopback port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GENOMA_HOME": str(tmp_path / "home")}
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "genoma"), "serve", "--port", "1",
+         "--database-url", f"postgresql+psycopg://u:s3cret@127.0.0.1:{port}/x"],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert "cannot open the database" in r.stderr and f"127.0.0.1:{port}" in r.stderr
+    assert "s3cret" not in r.stderr and "Traceback" not in r.stderr

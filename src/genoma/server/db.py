@@ -188,12 +188,30 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (``alembic upgrade head``)."""
+    """Bring the schema to the newest migration (``alembic upgrade head``).
+
+    Raises
+    ------
+    InputMissingError
+        The database cannot be reached or opened (exit 3); the message names the URL
+        without its password.
+    """
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy.exc import OperationalError
+
+    from genoma.errors import InputMissingError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    try:  # a clear error for an unreachable database, before the migration starts
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise InputMissingError(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{reason}") from None
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
