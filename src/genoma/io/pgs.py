@@ -613,11 +613,13 @@ def _vcz_target(store: Path, samples: Sequence[str] | None, build: str | None) -
         c[c < 0] = np.nan
         return c
 
+    row_ids = vids[v_idx]
+    row_ids = np.where(pd.isna(row_ids) | (row_ids == "."), "", row_ids).astype(object)
     return TargetGenotypes(
         path=store, samples=[all_ids[i] for i in sel], chrom=contigs[vcontig[v_idx]],
         pos=vpos[v_idx], ref=alleles[v_idx, 0].astype(object),
         alt=alleles[v_idx, a_idx.astype(np.int64)].astype(object),
-        ids=np.array([x if x and x != "." else "" for x in vids[v_idx]], dtype=object),
+        ids=row_ids,
         multiallelic=n_alt[v_idx] > 1, build=build or (store_build if store_build != "unknown" else None),
         read_dosage=read, kind="vcz", read_codes=read_codes)
 
