@@ -67,6 +67,21 @@ def _score(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _csq_row(d: dict[str, str], label: int, source: str, *, scores: bool = False) -> dict:
+    """A training row from a VEP CSQ entry (with SIFT / PolyPhen when ``scores``)."""
+    row: dict = {
+        "gene": d["SYMBOL"],
+        "hgvs_c": d["HGVSc"],
+        "hgvs_p": d.get("HGVSp", ""),
+        "label": label,
+        "source": source,
+    }
+    if scores:
+        row["sift"] = _score(d.get("SIFT", ""))
+        row["polyphen"] = _score(d.get("PolyPhen", ""))
+    return row
+
+
 def _csq_format(header_lines: list[str]) -> list[str]:
     for h in header_lines:
         if h.startswith("##INFO=<ID=CSQ"):
@@ -170,15 +185,7 @@ def _chr21(data: Path) -> list[dict]:
                         label, source = 0, "chr21 1000G AF>=1%"
                 if label is None:
                     continue
-                rows.append(
-                    {
-                        "gene": d["SYMBOL"],
-                        "hgvs_c": d["HGVSc"],
-                        "hgvs_p": d.get("HGVSp", ""),
-                        "label": label,
-                        "source": source,
-                    }
-                )
+                rows.append(_csq_row(d, label, source))
     cs = (
         data
         / "annotation/variants/GRCh38_chr21_coding_subset.VEP115_cache84_sift_polyphen_af_clinsig.vcf.gz"
@@ -189,17 +196,7 @@ def _chr21(data: Path) -> list[dict]:
             source = "chr21 ClinVar (VEP CLIN_SIG)"
             if label is None and d.get("MAX_AF") and float(d["MAX_AF"]) >= 0.01:
                 label, source = 0, "chr21 MAX_AF>=1%"
-            rows.append(
-                {
-                    "gene": d["SYMBOL"],
-                    "hgvs_c": d["HGVSc"],
-                    "hgvs_p": d.get("HGVSp", ""),
-                    "label": label,
-                    "source": source,
-                    "sift": _score(d.get("SIFT", "")),
-                    "polyphen": _score(d.get("PolyPhen", "")),
-                }
-            )
+            rows.append(_csq_row(d, label, source, scores=True))
     return rows
 
 
@@ -260,17 +257,7 @@ def _exac(data: Path) -> list[dict]:
                     label, source = 0, "ExAC AF>=1%"
                 if label is None:
                     continue
-                rows.append(
-                    {
-                        "gene": d["SYMBOL"],
-                        "hgvs_c": d["HGVSc"],
-                        "hgvs_p": d.get("HGVSp", ""),
-                        "label": label,
-                        "source": source,
-                        "sift": _score(d.get("SIFT", "")),
-                        "polyphen": _score(d.get("PolyPhen", "")),
-                    }
-                )
+                rows.append(_csq_row(d, label, source, scores=True))
     return rows
 
 
