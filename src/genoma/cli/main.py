@@ -1,15 +1,21 @@
-"""The ``genoma`` command line: ``genoma <domain> <verb>``. Thin: no logic here."""
+"""The ``genoma`` command line: ``genoma <domain> <verb>``. Thin: no logic here.
+
+Sub-commands are registered lazily: ``genoma annotate ...`` imports only the annotate
+module (every module costs start-up time on every command). Help, an unknown command and
+``from genoma.cli.main import app`` load all of them.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 
 import typer
 
 from genoma import __version__
 
-app = typer.Typer(
+_app = typer.Typer(
     name="genoma",
     help="genoma: precision medicine where AI meets genomics.",
     no_args_is_help=True,
@@ -34,8 +40,26 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("genoma.cli.serve", ""),
 ]
 
+# Top-level command name -> the module that registers it (a test checks this map
+# against what the modules really register).
+COMMAND_MODULES: dict[str, str] = {
+    "kb": "genoma.cli.kb",
+    "pgx": "genoma.cli.pgx",
+    "analyze": "genoma.cli.analyze",
+    "demo": "genoma.cli.analyze",
+    "annotate": "genoma.cli.annotate",
+    "rare": "genoma.cli.rare",
+    "cohort": "genoma.cli.cohort",
+    "risk": "genoma.cli.risk",
+    "vault": "genoma.cli.vault",
+    "audit": "genoma.cli.audit",
+    "serve": "genoma.cli.serve",
+}
 
-@app.callback()
+_loaded: set[str] = set()
+
+
+@_app.callback()
 def _root(
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logs (-v, -vv)."),
 ) -> None:
@@ -45,27 +69,51 @@ def _root(
     setup_logging(verbose)
 
 
-@app.command()
+@_app.command()
 def version() -> None:
     """Print the genoma version."""
     typer.echo(f"genoma {__version__}")
 
 
-def _load_subcommands() -> None:
+def _load(module: str, name: str) -> None:
+    if module in _loaded:
+        return
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return
+        raise
+    _loaded.add(module)
+    if hasattr(mod, "register"):
+        mod.register(_app)
+    else:
+        _app.add_typer(mod.app, name=name)
+
+
+def _load_subcommands(only: str | None = None) -> typer.Typer:
+    """Register every sub-command module, or only ``only``; return the app."""
     for module, name in SUBCOMMANDS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        if hasattr(mod, "register"):
-            mod.register(app)
-        else:
-            app.add_typer(mod.app, name=name)
+        if only is None or module == only:
+            _load(module, name)
+    return _app
 
 
-_load_subcommands()
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The top-level command in ``argv`` (root options are flags without values)."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from genoma.cli.main import app``: the whole command line, every module loaded.
+    if name == "app":
+        return _load_subcommands()
+    raise AttributeError(name)
 
 
 def main() -> None:
@@ -74,6 +122,13 @@ def main() -> None:
 
     from genoma.errors import GenomaError
 
+    command = _command_of(sys.argv[1:])
+    if command == "version":
+        app = _app
+    elif command in COMMAND_MODULES:
+        app = _load_subcommands(only=COMMAND_MODULES[command])
+    else:
+        app = _load_subcommands()
     try:
         app()
     except GenomaError as err:  # commands normally handle these themselves
@@ -81,3 +136,7 @@ def main() -> None:
 
         console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()
