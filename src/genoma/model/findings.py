@@ -138,3 +138,13 @@ class AnalysisResult(_Strict):
         for f in self.findings:
             out.setdefault(f.analysis, []).append(f)
         return out
+
+
+def ordinal(n: float) -> str:
+    """English ordinal of ``n`` rounded to an integer: ``1st``, ``2nd``, ``11th``, ``82nd``.
+
+    Used by finding summaries and the report for percentiles.
+    """
+    k = round(n)
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"

@@ -21,7 +21,14 @@ from typing import Any
 
 import jinja2
 
-from genoma.model.findings import AnalysisResult, Color, Finding, Limitation, Recommendation
+from genoma.model.findings import (
+    AnalysisResult,
+    Color,
+    Finding,
+    Limitation,
+    Recommendation,
+    ordinal,
+)
 from genoma.report.plots import COLOR_HEX, bar_chart, pca_scatter, score_histogram, stacked_bar
 
 __all__ = [
@@ -195,12 +202,6 @@ def _color(c: Color | str) -> dict[str, str]:
     return {"value": value, "symbol": symbol, "text": text, "hex": COLOR_HEX.get(value, "#888")}
 
 
-def _ordinal(n: float) -> str:
-    k = round(n)
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
-
-
 _RISK_FIGURE_KEYS = ("distribution", "pca")
 """``polygenic_score`` data drawn as figures instead of listed."""
 
@@ -239,7 +240,7 @@ def _risk_figures(f: Finding) -> list[dict[str, Any]]:
         if z is not None:
             label += f": Z = {z:+.2f}"
         if pct is not None:
-            label += f", {_ordinal(pct)} percentile"
+            label += f", {ordinal(pct)} percentile"
         figs.append({
             "kind": "distribution",
             "svg": score_histogram(

@@ -24,7 +24,7 @@ from genoma.analyses.risk.matching import MatchPolicy, check_overlap
 from genoma.analyses.risk.run import ANALYSIS_VERSION, RiskRun, match_all, score_target
 from genoma.errors import InconsistentInputError
 from genoma.io.pgs import ScoringFile, TargetGenotypes
-from genoma.model.findings import Color, Confidence, Evidence, Finding, Limitation
+from genoma.model.findings import Color, Confidence, Evidence, Finding, Limitation, ordinal
 
 __all__ = ["RELATIVE_NOT_ABSOLUTE", "absolute_risk_finding", "risk_analysis", "risk_findings"]
 
@@ -37,12 +37,6 @@ RELATIVE_NOT_ABSOLUTE = (
 
 def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
-
-
-def _ordinal(n: int) -> str:
-    """``1st``, ``2nd``, ``3rd``, ``11th``, ``82nd``…"""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def _distribution(run: RiskRun, pgs_id: str, bins: int = 40) -> dict[str, Any] | None:
@@ -114,7 +108,7 @@ def risk_findings(run: RiskRun, sample: str) -> list[Finding]:
                 text=f"{int(r['n_missing'])} score genotypes missing and counted as "
                 "absent (no imputation).", code="PRS_MISSING_GENOTYPES"))
         if pct is not None:
-            summary = (f"{trait}: {_ordinal(round(pct))} percentile among genetically similar people "
+            summary = (f"{trait}: {ordinal(round(pct))} percentile among genetically similar people "
                        f"(most similar reference population: {pop}; Z = "
                        f"{(z2 if z2 is not None else z1):+.2f}). " + RELATIVE_NOT_ABSOLUTE)
         else:
