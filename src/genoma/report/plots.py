@@ -13,7 +13,7 @@ return :class:`markupsafe.Markup` so that Jinja2 (autoescape on) inserts them ve
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -196,6 +196,16 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
 
 
+def _x_axis(lo: float, hi: float, sx: Callable[[float], float], *, baseline: float,
+            centre: float, label: str) -> str:
+    """Tick values under the plot (``baseline`` = bottom of the plot area) and the label."""
+    parts = [f'<text x="{_fmt(sx(t))}" y="{baseline + 12}" text-anchor="middle" '
+             f'font-size="9" {_FONT}>{escape(f"{t:g}")}</text>' for t in _ticks(lo, hi)]
+    parts.append(f'<text x="{centre}" y="{baseline + 25}" text-anchor="middle" '
+                 f'font-size="10" {_FONT}>{escape(label)}</text>')
+    return "".join(parts)
+
+
 def _svg_open(width: int, height: int, title: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
@@ -264,15 +274,11 @@ def pca_scatter(
 
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#ffffff" '
                f'stroke="#999999"/>')
-    for t in _ticks(x0, x1):
-        out.append(f'<text x="{_fmt(sx(t))}" y="{top + ph + 12}" text-anchor="middle" '
-                   f'font-size="9" {_FONT}>{escape(f"{t:g}")}</text>')
+    out.append(_x_axis(x0, x1, sx, baseline=top + ph, centre=left + pw / 2, label="PC1"))
     for t in _ticks(y0, y1):
         out.append(f'<text x="{left - 4}" y="{_fmt(sy(t) + 3)}" text-anchor="end" '
                    f'font-size="9" {_FONT}>{escape(f"{t:g}")}</text>')
-    out.append(f'<text x="{left + pw / 2}" y="{top + ph + 25}" text-anchor="middle" '
-               f'font-size="10" {_FONT}>PC1</text>'
-               f'<text x="10" y="{top + ph / 2}" text-anchor="middle" font-size="10" '
+    out.append(f'<text x="10" y="{top + ph / 2}" text-anchor="middle" font-size="10" '
                f'transform="rotate(-90 10 {top + ph / 2})" {_FONT}>PC2</text>')
     order = sorted(set(map(str, populations)))
     for x, y, pop in zip(xs, ys, populations, strict=True):
@@ -383,12 +389,8 @@ def score_histogram(
             out.append(f'<rect x="{xa:.1f}" y="{sy(hl[i]):.1f}" width="{w:.1f}" '
                        f'height="{top + ph - sy(hl[i]):.1f}" '
                        f'fill="{POPULATION_HEX.get(highlight or "", "#3b6ea8")}"/>')
-    for t in _ticks(x0, x1):
-        out.append(f'<text x="{_fmt(sx(t))}" y="{top + ph + 12}" text-anchor="middle" '
-                   f'font-size="9" {_FONT}>{escape(f"{t:g}")}</text>')
-    out.append(f'<text x="{left + pw / 2}" y="{top + ph + 25}" text-anchor="middle" '
-               f'font-size="10" {_FONT}>{escape(x_label)}</text>'
-               f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="9" '
+    out.append(_x_axis(x0, x1, sx, baseline=top + ph, centre=left + pw / 2, label=x_label))
+    out.append(f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="9" '
                f'{_FONT}>{ymax}</text><text x="{left - 4}" y="{top + ph}" text-anchor="end" '
                f'font-size="9" {_FONT}>0</text>')
     if patient_value is not None and math.isfinite(patient_value):
