@@ -18,7 +18,8 @@ description, a coding substitution without its ``p.``) :func:`predict_variants` 
 score and says why.
 
 Model: :class:`sklearn.ensemble.HistGradientBoostingClassifier`; probabilities calibrated
-by isotonic regression (or Platt scaling) fitted on cross-fitted, gene-grouped out-of-fold
+by Platt scaling or isotonic regression (the shipped model: the one with the lower
+gene-held-out ECE, Platt in 1.1.0) fitted on cross-fitted, gene-grouped out-of-fold
 margins of the training data only; explanations are exact TreeSHAP values (PyPI ``shap``,
 ``TreeExplainer``) on the booster's log-odds margin, i.e. before calibration. The shipped
 model (``models/pathogenicity_v1.joblib`` + ``.json``) is trained by

@@ -14,7 +14,15 @@ Sources (paths relative to the shared ``data`` folder):
   chr21 dbSNP set; ``MAX_AF`` of the chr21 coding subset) and ExAC adjusted AF ≥ 1 %
   (``GRCh37_*ExAC_r1.sites.vep.vcf.gz``); missense SNVs of 1000 Genomes pharmacogene
   panels with AF ≥ 1 % (``pgx/1kgp_grch38``; protein change from PyPI ``pypgx``'s variant
-  table, no ``c.``); ClinVar benign / likely benign labels as above.
+  table, no ``c.``); ClinVar benign / likely benign labels as above; gnomAD / 1000 Genomes
+  AF ≥ 1 % (any population, ``MAX_AF`` included) in the VEP annotation of GRCh37 chr1
+  14,464–861,213 (bcftools ``split-vep`` test file).
+- **both, annotated by genoma itself**: ClinVar labels (2020 varfish excerpt and 2023-07
+  Exomiser test VCF, GRCh37 chr1; dropped where the releases disagree) inside the real
+  SAMD11 sequence window of the bcftools csq tests
+  (``reference/bcftools_csq/ENST00000341065``: window FASTA + Ensembl GFF3); ``c.``/``p.``
+  come from :class:`genoma.annotate.csq.Annotator` on that window (variants already
+  labelled through the ExAC join are skipped).
 
 For annotated sets the canonical protein-coding transcript's ``HGVSc``/``HGVSp`` are used.
 Rows are keyed by (gene, ``c.`` description without accession); a key labelled both ways
@@ -216,6 +224,21 @@ def _varfish_labels(path: Path) -> dict[tuple[str, int, str, str], int]:
     return out
 
 
+def _clinvar_vcf_labels(path: Path) -> dict[tuple[str, int, str, str], int]:
+    """(chrom, pos, ref, alt) → label from a ClinVar VCF's ``CLNSIG`` (P/LP 1, B/LB 0)."""
+    out = {}
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                continue
+            f = line.split("\t", 8)
+            m = re.search(r"(?:^|;)CLNSIG=([^;\t]*)", f[7])
+            lab = _clinsig_label(m.group(1)) if m else None
+            if lab is not None and "," not in f[4]:
+                out[(f[0], int(f[1]), f[3], f[4])] = lab
+    return out
+
+
 def _allele_index(d: dict[str, str], ref: str, alts: list[str]) -> int | None:
     num = d.get("ALLELE_NUM", "")
     if num.isdigit() and 1 <= int(num) <= len(alts):
@@ -234,6 +257,11 @@ def _exac(data: Path) -> list[dict]:
         "GRCh37_chr1_861332-981976.varfish_clinvar.tsv.gz",
     ):
         clinvar.update(_varfish_labels(v / name))
+    # ClinVar 2023-07 (GRCh37 chr1 Exomiser test VCF) where 2020 has no label; a variant
+    # the two releases label differently is dropped.
+    for k, lab in _clinvar_vcf_labels(v / "GRCh37_chr1.exomiser_clinvar-test.vcf.gz").items():
+        if clinvar.setdefault(k, lab) != lab:
+            clinvar[k] = -1
     rows = []
     for name in (
         "GRCh37_chr22_ADA2_GAB4.ExAC_r1.sites.vep.vcf.gz",
@@ -249,7 +277,9 @@ def _exac(data: Path) -> list[dict]:
                     continue
                 alt = alts[k]
                 label = clinvar.get((f[0], int(f[1]), f[3], alt))
-                source = "ClinVar 2020 (varfish)"
+                source = "ClinVar 2020/2023 (varfish, Exomiser test VCF)"
+                if label == -1:
+                    continue
                 if label is None:
                     label = _clinsig_label(d.get("CLIN_SIG", ""))
                     source = "ExAC VEP CLIN_SIG"
@@ -333,6 +363,94 @@ def _pgx_common_missense(data: Path) -> list[dict]:
     return rows
 
 
+def _split_vep(data: Path) -> list[dict]:
+    """GRCh37 chr1 14,464–861,213 VEP annotations: ClinVar ``CLIN_SIG``, else benign when
+    any 1000 Genomes / ESP / gnomAD population AF (or ``MAX_AF``) of the allele is ≥ 1 %."""
+    path = data / "annotation/variants/GRCh37_chr1_14464-861213.bcftools_split-vep.VEP.vcf.gz"
+    rows = []
+    for _f, _info, entries in _vcf_csq(path):
+        for d in entries:
+            label = _clinsig_label(d.get("CLIN_SIG", ""))
+            source = "chr1 VEP CLIN_SIG (split-vep)"
+            if label is None:
+                afs = [
+                    float(x)
+                    for k, v in d.items()
+                    if k == "AF" or k.endswith("_AF")  # 1000G, ESP, gnomAD populations, MAX_AF
+                    for x in v.split("&")
+                    if x not in ("", ".")
+                ]
+                if afs and max(afs) >= 0.01:
+                    label, source = 0, "chr1 gnomAD/1000G AF>=1% (split-vep)"
+            if label is None:
+                continue
+            rows.append(_csq_row(d, label, source, scores=True))
+    return rows
+
+
+def _window_offset(fasta: Path) -> tuple[str, int]:
+    """Chromosome and 0-based offset of a bcftools csq window (header ``>1 1:860260-879955``)."""
+    with fasta.open() as fh:
+        head = fh.readline()
+    m = re.search(r"(\w+):(\d+)-\d+", head)
+    if not m:
+        raise ValueError(f"{fasta}: no genomic coordinates in the FASTA header")
+    return m.group(1), int(m.group(2)) - 1
+
+
+def _samd11_clinvar(data: Path) -> list[dict]:
+    """ClinVar 2020 (varfish) and 2023-07 (Exomiser test VCF) GRCh37 variants inside the real
+    SAMD11 window, annotated by genoma on the window's sequence and Ensembl transcript
+    (ENST00000341065, a 5'-incomplete model: protein positions are that model's)."""
+    from genoma.annotate.csq import CSQ_FIELDS, Annotator
+    from genoma.annotate.sequence import Reference
+    from genoma.annotate.transcripts import read_transcripts
+
+    win = data / "reference/bcftools_csq/ENST00000341065"
+    fasta, gff = win / "ENST00000341065.fa", win / "ENST00000341065.gff"
+    chrom, off = _window_offset(fasta)
+    length = int(Path(f"{fasta}.fai").read_text().split("\t")[1])
+    v = data / "annotation/variants"
+    labels = _varfish_labels(v / "GRCh37_chr1_861332-981976.varfish_clinvar.tsv.gz")
+    # ClinVar 2023-07 (Exomiser test VCF, GRCh37 chr1): added where 2020 has no label;
+    # a variant the two releases label differently is dropped.
+    newer = _clinvar_vcf_labels(v / "GRCh37_chr1.exomiser_clinvar-test.vcf.gz")
+    for k, lab in newer.items():
+        if labels.setdefault(k, lab) != lab:
+            labels[k] = -1
+    labels = {k: lab for k, lab in labels.items() if lab >= 0}
+    seen = set()  # already labelled through the ExAC join (other transcript, same variant)
+    with gzip.open(v / "GRCh37_chr1_1-877769.ExAC_r1.sites.vep.vcf.gz", "rt") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                f = line.split("\t", 5)
+                seen |= {(f[0], int(f[1]), f[3], a) for a in f[4].split(",")}
+    keys = [
+        k for k in sorted(labels) if k[0] == chrom and off < k[1] <= off + length and k not in seen
+    ]
+    ann = Annotator(read_transcripts(gff), Reference(fasta))
+    res = ann.annotate_batch(
+        chrom, [k[1] - off for k in keys], [k[2] for k in keys], [[k[3]] for k in keys]
+    )
+    rows = []
+    for k, (ref_ok, entries) in zip(keys, res, strict=True):
+        if not ref_ok:
+            continue
+        for e in entries:
+            d = dict(zip(CSQ_FIELDS, e.split("|"), strict=False))
+            if d.get("HGVSc") and d.get("BIOTYPE") == "protein_coding":
+                rows.append(
+                    {
+                        "gene": d["SYMBOL"],
+                        "hgvs_c": d["HGVSc"],
+                        "hgvs_p": d.get("HGVSp", ""),
+                        "label": labels[k],
+                        "source": "ClinVar 2020/2023 SAMD11 window (genoma annotate)",
+                    }
+                )
+    return rows
+
+
 def load_training_table(data: str | Path) -> pd.DataFrame:
     """Labelled variants from the shared data folder.
 
@@ -346,7 +464,8 @@ def load_training_table(data: str | Path) -> pd.DataFrame:
     pandas.DataFrame
         Columns :data:`COLUMNS`: gene symbol, ``c.``/``p.`` descriptions, label
         (1 pathogenic, 0 benign), source, SIFT and PolyPhen scores (NaN if none).
-        One row per (gene, ``c.`` without accession); conflicting keys dropped.
+        One row per (gene, ``c.`` without accession); keys labelled both ways are dropped
+        (their number is in ``attrs["conflicting_keys_dropped"]``).
     """
     data = Path(data)
     rows = (
@@ -354,6 +473,8 @@ def load_training_table(data: str | Path) -> pd.DataFrame:
         + _chr21(data)
         + _exac(data)
         + _pgx_common_missense(data)
+        + _split_vep(data)
+        + _samd11_clinvar(data)
     )
     df = pd.DataFrame(rows)
     df = df[df["label"].notna()].copy()
@@ -366,10 +487,13 @@ def load_training_table(data: str | Path) -> pd.DataFrame:
         df["gene"] + "|" + df["hgvs_c"].map(_strip_acc).where(df["hgvs_c"] != "", df["hgvs_p"])
     )
     nlab = df.groupby("key")["label"].nunique()
+    conflicting = int((nlab > 1).sum())
     df = df[df["key"].map(nlab) == 1]
     # Prefer rows with baseline scores, then the first source.
     df = df.sort_values(["key", "sift"], na_position="last").drop_duplicates("key", keep="first")
-    return df.loc[:, list(COLUMNS)].reset_index(drop=True)
+    out = df.loc[:, list(COLUMNS)].reset_index(drop=True)
+    out.attrs["conflicting_keys_dropped"] = conflicting
+    return out
 
 
 def holdout_genes(genes_with_benign: set[str], all_genes: set[str], every: int = 5) -> set[str]:
