@@ -17,7 +17,18 @@ Timing: reading + lifting + grouping the exome (once per patient in a real run) 
 the per-case ranking are reported separately; their sum is the time per case of a
 single-patient run (without annotation).
 
-Usage: ``python benchmarks/rare_exome.py [--limit N] [--json OUT]``.
+**Single-patient timing** (``--timing N``): for N test cases the lifted exome plus the
+case's causal variants is written as a GRCh38 VCF (outside the clock: the user's input),
+then genoma's own path is timed step by step, as ``genoma rare`` runs it
+(:func:`genoma.steps.rare_diagnosis`): reading the VCF (``open_vcf``), grouping by gene
+(``collect_gene_variants``), phenotype scoring + ranking of every candidate
+(``diagnose``), the TSV rows. Annotation: the shared data has transcripts and sequence
+for chr21 only, so genoma's annotator is timed on the exome's chr21 calls (exome
+capture: the same mix of coding / splice / UTR calls) and its per-call cost is
+multiplied by the exome's calls; transcript loading (a cached, per-process cost) is
+reported apart. The liftover is not timed (a user's exome is already on its build).
+
+Usage: ``python benchmarks/rare_exome.py [--limit N] [--timing N] [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -102,11 +113,130 @@ def lifted_exome_calls(lo) -> tuple[list[Call], dict[str, int]]:
     return calls, {"records": n, "unlifted": unlifted, "alt_calls": len(calls)}
 
 
+def write_vcf(calls: list[Call], path: Path) -> None:
+    """A single-sample GRCh38 VCF of ``calls`` (sorted; one ALT per record)."""
+    order = {f"chr{c}": i for i, c in enumerate([*range(1, 23), "X", "Y", "M"])}
+    calls = sorted(calls, key=lambda c: (order.get(c.variant.chrom, 99), c.variant.pos,
+                                         c.variant.ref, c.variant.alt))
+    with gzip.open(path, "wt") as out:
+        out.write("##fileformat=VCFv4.2\n##reference=GRCh38\n")
+        for ch in order:
+            out.write(f"##contig=<ID={ch}>\n")
+        out.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
+        out.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tcase\n")
+        for c in calls:
+            v, al = c.variant, c.genotype.alleles
+            gt = "/".join("." if a is None else str(a) for a in al)
+            out.write(f"{v.chrom}\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\tPASS\t.\tGT\t{gt}\n")
+
+
+def time_single_patient(calls: list[Call], cases: list[dict], n: int) -> dict[str, float]:
+    """Per-step wall and CPU seconds of genoma's single-patient path (see the module
+    docstring), averaged over ``n`` spiked cases."""
+    from rare_spiked import spiked_calls
+
+    from genoma.analyses.rare import collect_gene_variants as collect
+    from genoma.analyses.rare import diagnose
+    from genoma.analyses.rare.genotype import gene_chromosomes
+    from genoma.io.vcf import open_vcf
+    from genoma.kb.genes import gene_table
+    from genoma.model.subject import Patient, PhenotypicFeature
+
+    kn = load_knowledge(cached=True)
+    steps: dict[str, list[float]] = {}
+
+    def clock(name: str, t0: float, c0: float) -> None:
+        steps.setdefault(f"{name}_wall", []).append(time.perf_counter() - t0)
+        steps.setdefault(f"{name}_cpu", []).append(time.process_time() - c0)
+
+    done = 0
+    with tempfile.TemporaryDirectory() as td:
+        for case in cases:
+            sc = spiked_calls(case)
+            if sc is None or done >= n:
+                continue
+            path = Path(td) / "case.vcf.gz"
+            write_vcf(calls + sc[0], path)
+            feats = [PhenotypicFeature(id=t) for t in case["hpo_present"]]
+            feats += [PhenotypicFeature(id=t, excluded=True) for t in case["hpo_excluded"]]
+            sex = case.get("sex") if case.get("sex") in ("MALE", "FEMALE") else "UNKNOWN_SEX"
+            patient = Patient(id=case["id"], sex=sex, features=tuple(feats))
+            t0, c0 = time.perf_counter(), time.process_time()
+            with open_vcf(path, build="GRCh38") as v:
+                got = [c for c in v.calls(v.samples[0])
+                       if any(a == 1 for a in c.genotype.alleles)]
+            clock("read_vcf", t0, c0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            table = gene_table("GRCh38")
+            gv = collect(got, table, sex=patient.sex)
+            chroms = gene_chromosomes(table, kn.gene_rows)
+            clock("group_by_gene", t0, c0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = diagnose(patient, kn, gene_variants=gv, build="GRCh38", gene_chroms=chroms)
+            clock("phenotype_and_ranking", t0, c0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            res.rows()
+            clock("tsv_rows", t0, c0)
+            done += 1
+    out = {k: float(sum(v) / len(v)) for k, v in steps.items()}
+    out["cases"] = done
+    return out
+
+
+def time_annotation(calls: list[Call]) -> dict[str, float]:
+    """genoma's annotator on the exome's chr21 calls (chr21 transcripts + sequence), and
+    an estimate for the whole exome: per-call cost (second, warm pass) × calls +
+    sequence reading per Mb (the annotator reads each chromosome's sequence over the span
+    of its calls) × the exome's summed per-chromosome spans."""
+    from rare_spiked import GFF21, REF21
+
+    from genoma.analyses.rare.genotype import annotate_calls
+    from genoma.annotate.csq import Annotator
+    from genoma.annotate.model_cache import load_transcripts
+    from genoma.annotate.sequence import Reference
+
+    c21 = [c for c in calls if c.variant.chrom == "chr21"]
+    t0, c0 = time.perf_counter(), time.process_time()
+    ann = Annotator(load_transcripts(GFF21), Reference(REF21))
+    load_wall, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
+    csq = annotate_calls(c21, ann)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    c0 = time.process_time()
+    annotate_calls(c21, ann)
+    warm_cpu = time.process_time() - c0
+    pos21 = [c.variant.pos for c in c21]
+    span21 = (max(pos21) - min(pos21)) / 1e6
+    c0 = time.process_time()
+    Reference(REF21).region("chr21", min(pos21), max(pos21))
+    seq_cpu = time.process_time() - c0
+    spans: dict[str, list[int]] = {}
+    for c in calls:
+        lo_hi = spans.setdefault(c.variant.chrom, [c.variant.pos, c.variant.pos])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], c.variant.pos), max(lo_hi[1], c.variant.pos)
+    span_mb = sum(hi - lo for lo, hi in spans.values()) / 1e6
+    n = max(len(c21), 1)
+    per_call = warm_cpu / n
+    per_mb = seq_cpu / max(span21, 1e-9)
+    return {"chr21_calls": len(c21),
+            "chr21_annotated_with_gene": sum(1 for v in csq.values() if v),
+            "transcripts_load_wall": load_wall, "transcripts_load_cpu": load_cpu,
+            "chr21_cold_wall": wall, "chr21_cold_cpu": cpu, "chr21_warm_cpu": warm_cpu,
+            "per_call_cpu_warm": per_call, "chr21_span_mb": span21,
+            "sequence_cpu_per_mb": per_mb, "exome_calls": len(calls),
+            "exome_span_mb": span_mb,
+            "exome_estimate_cpu_calls": per_call * len(calls),
+            "exome_estimate_cpu_sequence": per_mb * span_mb,
+            "exome_estimate_cpu": per_call * len(calls) + per_mb * span_mb}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=1000, help="test cases (0 = all)")
     ap.add_argument("--nov", type=float, default=0.02, help="lr_no_variant (v1)")
     ap.add_argument("--one", type=float, default=0.2, help="lr_one_hit (v1)")
+    ap.add_argument("--timing", type=int, default=0,
+                    help="time genoma's single-patient path on this many cases")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     from pyliftover import LiftOver
@@ -144,6 +274,9 @@ def main() -> None:
            "seconds_per_case_phenotype_and_spiking": t_prep,
            "knowledge": {"annotations": kn.annotation_version, "hpo": kn.hpo_version},
            "cases": {"test_read": len(run), "scored": len(prepared)}}
+    if a.timing:
+        res["timing_single_patient"] = time_single_patient(calls, run, a.timing)
+        res["timing_annotation"] = time_annotation(calls)
     for name, pheno in (("lr", "lr"), ("combined", "combined")):
         res[name] = evaluate(kn, prepared, tables,
                              {"pheno": pheno, "spiked": "plain", "tables": "exome"},

@@ -66,10 +66,11 @@ def gene_scores(kn, row_scores: np.ndarray, genes: list[str]) -> dict[str, float
 
 def training_sets(kn, cases, params, n_hard=200, n_random=200, seed=0):
     """Feature matrices for the conditional-logit fit: per case, the true disease row
-    first, then hard (top by LR and by Resnik) and random negative rows; rows sharing
-    the true gene are left out (they do not compete in a gene ranking)."""
+    first, then hard (top by LR, by Resnik and by the previous release's combined
+    weights) and random negative rows; rows sharing the true gene are left out (they do
+    not compete in a gene ranking). Returns ``{case id: matrix}``."""
     rng = np.random.default_rng(seed)
-    out = []
+    out = {}
     base = PhenotypeParams(gamma=params.gamma, alpha=params.alpha, delta=params.delta,
                            eps_not=params.eps_not, model="lr")
     for c in cases:
@@ -85,15 +86,23 @@ def training_sets(kn, cases, params, n_hard=200, n_random=200, seed=0):
         bad[true] = True
         cand = set(np.argsort(-ph.features["lr"])[: n_hard].tolist())
         cand |= set(np.argsort(-ph.features["resnik_pd"])[: n_hard].tolist())
+        prev = sum(w * ph.features[f] for w, f in zip(PREVIOUS_WEIGHTS, FEATURES, strict=True))
+        cand |= set(np.argsort(-prev)[: n_hard].tolist())
         cand |= set(rng.choice(kn.n_rows, n_random, replace=False).tolist())
         neg = np.array(sorted(r for r in cand if not bad[r]), dtype=np.int64)
-        out.append(X[np.r_[true, neg]])
+        out[c["id"]] = X[np.r_[true, neg]].astype(np.float32)
     return out
 
 
-def fit_weights(sets, l2=1e-3):
+#: The weights of the first combined model (six features, 1,500 fit cases), used to
+#: pick hard negatives.
+PREVIOUS_WEIGHTS = (0.1495, 3.5043, 0.3024, -2.2147, 6.5665, -0.0587, 0.0, 0.0, 0.0, 0.0)
+
+
+def fit_weights(sets, l2=1e-2, bounds=None):
     """Conditional-logit weights (softmax over each case's rows, the true row first),
-    features standardised for the optimiser and mapped back."""
+    features standardised for the optimiser and mapped back. ``bounds``: per-feature
+    ``(low, high)`` sign constraints (on the standardised scale, same signs)."""
     from scipy.optimize import minimize
 
     allx = np.vstack(sets)
@@ -114,7 +123,7 @@ def fit_weights(sets, l2=1e-3):
 
     w0 = np.zeros(allx.shape[1])
     w0[0] = 1.0
-    r = minimize(loss, w0, jac=True, method="L-BFGS-B")
+    r = minimize(loss, w0, jac=True, method="L-BFGS-B", bounds=bounds)
     return tuple(float(x) for x in r.x / sd), float(r.fun)
 
 
@@ -160,7 +169,20 @@ def evaluate(kn, cases, params, pools, rng_seed=0, with_resnik=False, models=Non
     return out
 
 
-MASKS = {"lr+resnik2": (0, 1, 2), "all": (0, 1, 2, 3, 4, 5)}
+#: Feature sets compared on the validation fit cases. ``all`` has sign constraints: the
+#: issue requires excluded terms to count *against* a disease, so the extra weight of
+#: the excluded terms' LR is ≥ 0 and that of ``excluded_shown`` ≤ 0. (Unconstrained, the
+#: fit rewards diseases showing the excluded terms: phenopacket-store's excluded terms
+#: are mostly features of the case's own disease that were checked and absent.)
+MASKS = {"six": (0, 1, 2, 3, 4, 5), "all": tuple(range(len(FEATURES))),
+         "all_unconstrained": tuple(range(len(FEATURES)))}
+SIGNS = {"excluded": (0.0, None), "excluded_shown": (None, 0.0)}
+
+
+def _bounds(name, mask):
+    if name == "all_unconstrained":
+        return None
+    return [SIGNS.get(FEATURES[m], (None, None)) for m in mask]
 
 
 def main() -> None:
@@ -168,8 +190,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="cases per split (0 = all)")
     ap.add_argument("--no-fit", action="store_true", help="use the default weights")
     ap.add_argument("--grid", action="store_true", help="also refit gamma/alpha/delta")
-    ap.add_argument("--train", type=int, default=1500, help="fit cases for the weights")
-    ap.add_argument("--val", type=int, default=800, help="fit cases to choose features")
+    ap.add_argument("--val", type=int, default=800,
+                    help="last fit cases held out to choose the feature set; the chosen set "
+                         "is then refitted on all fit cases")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     t0 = time.time()
@@ -199,33 +222,47 @@ def main() -> None:
                            delta=lr_params.delta)
     fit_info = {}
     if not a.no_fit:
-        # conditional-logit weights on the first fit cases; the feature set chosen by
-        # top-1 on the last fit cases (never on test)
-        train, val = fit[: a.train], fit[-a.val:]
-        sets = training_sets(kn, train, lr_params)
-        cands = {}
-        for name, mask in MASKS.items():
-            w, loss = fit_weights([x[:, list(mask)] for x in sets])
+        # conditional-logit weights fitted on the fit cases but the last --val ones; the
+        # feature set chosen by top-1 on those (never on test); the chosen set refitted
+        # on all fit cases
+        val = fit[-a.val:]
+        val_ids = {c["id"] for c in val}
+        sets = training_sets(kn, fit, lr_params)
+        train = [x for cid, x in sets.items() if cid not in val_ids]
+
+        def fit_mask(name, mask, mats):
+            w, loss = fit_weights([x[:, list(mask)] for x in mats],
+                                  bounds=_bounds(name, mask))
             full = [0.0] * len(FEATURES)
             for i, m in enumerate(mask):
-                full[m] = w[i]
-            cands[name] = tuple(full)
-            fit_info[name] = {"weights": full, "train_loss": loss}
+                full[m] = round(w[i], 4)
+            return tuple(full), loss
+
+        cands = {}
+        for name, mask in MASKS.items():
+            cands[name], loss = fit_mask(name, mask, train)
+            fit_info[name] = {"weights": cands[name], "train_loss": loss}
         r = evaluate(kn, val, lr_params, {"annotated": pools["annotated"]},
                      models={**cands, "lr": None})
         for name in cands:
-            fit_info[name]["val_top1"] = r[f"{name}/annotated"]["top1"]
-        fit_info["lr_val_top1"] = r["lr/annotated"]["top1"]
-        chosen = max(cands, key=lambda k: r[f"{k}/annotated"]["top1"])
+            fit_info[name]["val"] = r[f"{name}/annotated"]
+        fit_info["lr_val"] = r["lr/annotated"]
+        chosen = max((k for k in cands if k != "all_unconstrained"),
+                     key=lambda k: r[f"{k}/annotated"]["top1"])
+        final, loss = fit_mask(chosen, MASKS[chosen], list(sets.values()))
         fit_info["chosen"] = chosen
-        fit_info["n_train_cases"] = len(sets)
+        fit_info["final_weights_all_fit_cases"] = final
+        fit_info["n_train_cases"] = len(train)
+        fit_info["n_all_fit_cases"] = len(sets)
         fit_info["n_val_cases"] = r["lr/annotated"]["n"]
         print(json.dumps(fit_info, indent=1), file=sys.stderr)
         best = PhenotypeParams(gamma=lr_params.gamma, alpha=lr_params.alpha,
-                               delta=lr_params.delta, weights=cands[chosen])
+                               delta=lr_params.delta, weights=final)
     t1 = time.time()
-    res = evaluate(kn, test, best, pools, with_resnik=True,
-                   models={"combined": best.weights, "lr": None})
+    models = {"combined": best.weights, "lr": None}
+    if fit_info:
+        models["unconstrained"] = fit_info["all_unconstrained"]["weights"]
+    res = evaluate(kn, test, best, pools, with_resnik=True, models=models)
     per_case = (time.time() - t1) / max(1, len(test))
     res["params"] = best.__dict__
     res["fit"] = fit_info

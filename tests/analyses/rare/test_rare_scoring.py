@@ -85,20 +85,66 @@ def test_features_disease_to_patient_similarity(kn):
 def test_combined_model_is_the_weighted_sum_and_can_change_the_order(kn):
     obs = ["HP:0000252", "HP:0001250"]
     lr = score_phenotypes(kn, obs, params=PhenotypeParams(model="lr"))
-    w = (0.5, 1.0, 2.0, 0.0, 0.0, -0.3)
+    w = (0.5, 1.0, 2.0, 0.0, 0.0, -0.3, 0.2, -0.1, 0.4, 1.5)
     comb = score_phenotypes(kn, obs, params=PhenotypeParams(model="combined", weights=w))
     want = sum(wi * lr.features[f] for wi, f in zip(w, FEATURES, strict=True)) / np.log(10)
     assert np.allclose(comb.log10_lr, want)
     # the per-term explanation is the LR's, whatever the model
     assert np.allclose(comb.term_log10_lr, lr.term_log10_lr)
     only_size = score_phenotypes(kn, obs, params=PhenotypeParams(
-        weights=(0.0, 0.0, 0.0, 0.0, 0.0, -1.0)))
+        weights=(0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0)))
     n_annot = np.exp(lr.features["log_size"])
     assert int(np.argmax(only_size.log10_lr)) == int(np.argmin(n_annot))
     with pytest.raises(ValueError):
         score_phenotypes(kn, obs, params=PhenotypeParams(weights=(1.0,)))
     with pytest.raises(ValueError):
         score_phenotypes(kn, obs, params=PhenotypeParams(model="nope"))
+
+
+def test_new_features_excluded_and_information_content(kn):
+    """OMIM:2 (microcephaly, hearing loss, ID): excluding one of its features shows up
+    in ``excluded`` / ``excluded_shown``; ``matched_ic`` and ``explained_ic`` are shares
+    in [0, 1] that grow when the patient shows more of the disease."""
+    r2, r3 = kn.row_of["OMIM:2"], kn.row_of["OMIM:3"]
+    lr = PhenotypeParams(model="lr")
+    one = score_phenotypes(kn, ["HP:0000252"], params=lr)
+    two = score_phenotypes(kn, ["HP:0000252", "HP:0000365"], params=lr)
+    exc = score_phenotypes(kn, ["HP:0000252"], ["HP:0000365"], params=lr)
+    assert one.features["excluded"][r2] == 0.0 and one.features["excluded_shown"][r2] == 0.0
+    assert exc.features["excluded"][r2] < 0.0
+    assert exc.features["excluded_shown"][r2] > 0.0
+    # the excluded LR is part of the summed LR too
+    assert np.allclose(exc.features["lr"] - one.features["lr"], exc.features["excluded"])
+    for f in ("matched_ic", "explained_ic"):
+        assert 0.0 <= one.features[f].min() and one.features[f].max() <= 1.0 + 1e-9
+    assert one.features["matched_ic"][r2] == pytest.approx(1.0)
+    assert two.features["explained_ic"][r2] > one.features["explained_ic"][r2]
+    assert one.features["matched_ic"][r3] < 1.0
+
+
+def test_default_weights_never_let_excluded_terms_help():
+    w = dict(zip(FEATURES, PhenotypeParams().weights, strict=True))
+    assert w["excluded"] >= 0.0 and w["excluded_shown"] <= 0.0 and w["lr"] > 0.0
+
+
+def test_class_weights_per_mode_of_inheritance():
+    """With per-mode weights a non-coding variant counts more under AR than under AD
+    (the fitted defaults), and an empty table falls back to ``class_lr``."""
+    from genoma.analyses.rare.genotype import CLASS_LR_BY_MODE
+
+    assert CLASS_LR_BY_MODE["AR"]["non_coding"] > CLASS_LR_BY_MODE["AD"]["non_coding"]
+    genes = _Genes()
+    calls = [_call("chr2", 1500, (1, 1))]
+    prm = GenotypeParams(rate_per_kb_annotated=0.05)
+    gv = collect_gene_variants(calls, genes, classes={"chr2:1500:A:G": "non_coding"},
+                               params=prm)["GENEA"]
+    ad = genotype_lr(gv, "AD", "FEMALE", annotated=True, params=prm)[0]
+    ar = genotype_lr(gv, "AR", "FEMALE", annotated=True, params=prm)[0]
+    flat = GenotypeParams(rate_per_kb_annotated=0.05, class_lr_by_mode={})
+    ad0 = genotype_lr(gv, "AD", "FEMALE", annotated=True, params=flat)[0]
+    assert ar > ad
+    assert ad0 == pytest.approx(ad * CLASS_LR["non_coding"] / CLASS_LR_BY_MODE["AD"][
+        "non_coding"])
 
 
 def test_default_combined_weights_use_more_than_the_lr():
@@ -177,3 +223,21 @@ def test_rows_carry_the_new_columns(kn):
     assert float(top["resnik_patient_to_disease"]) > 0
     assert float(top["phenotype_lr_only_log10"]) > 0
     assert "term likelihood ratios" in res.findings(1)[0].summary
+
+
+def test_gene_lengths_and_chromosomes_from_the_table_columns():
+    """The column-based shortcuts give what ``GeneTable.loci`` gives, gene by gene."""
+    from genoma.analyses.rare.genotype import _gene_lengths, gene_chromosomes
+    from genoma.kb.genes import gene_table
+
+    t = gene_table("GRCh38")
+    syms = sorted({str(s) for s in t.cols["symbol"].tolist()})[::40]
+    lengths = _gene_lengths(t)
+    chroms = gene_chromosomes(t, syms)
+    for s in syms:
+        loci = t.loci(s)
+        assert lengths[s.upper()] == max(x.end - x.start + 1 for x in loci)
+        assert chroms[s] == loci[0].chrom
+    # a table without coordinate columns falls back to loci()
+    genes = _Genes()
+    assert gene_chromosomes(genes, ["GENEX", "NOPE"]) == {"GENEX": "chrX"}

@@ -17,7 +17,7 @@ from genoma.model.findings import Confidence, Evidence, Finding, Limitation
 __all__ = ["ANALYSIS", "ANALYSIS_VERSION", "TSV_COLUMNS", "RareResult"]
 
 ANALYSIS = "rare"
-ANALYSIS_VERSION = "0.2.0"
+ANALYSIS_VERSION = "0.3.0"
 
 #: Columns of ``rare.tsv`` (the first six are the public contract).
 TSV_COLUMNS = ("rank", "disease_id", "disease_name", "gene_symbol", "score", "variants",

@@ -26,9 +26,11 @@ variant absent from both called parents is *de novo* (weight × ``de_novo_boost`
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,13 +41,16 @@ from genoma.model.genotype import Call
 from genoma.model.variant import Variant, canonical_chrom
 
 __all__ = [
+    "CLASS_LR_BY_MODE",
     "IMPACT_WEIGHTS",
+    "MODE_GROUPS",
     "GeneGenotype",
     "GenotypeParams",
     "VariantEvidence",
     "annotate_calls",
     "collect_gene_variants",
     "consequences_from_csq",
+    "gene_chromosomes",
     "genotype_lr",
     "variant_key",
 ]
@@ -57,6 +62,25 @@ CLASS_LR: dict[str, float] = {
     "lof": 423.0, "splice": 78.1, "missense": 63.3, "inframe": 49.2, "splice_region": 4.33,
     "synonymous": 0.581, "utr": 0.0839, "non_coding": 0.0134, "unknown": 1.0,
 }
+
+#: Class weights per mode group (``P(class | causal, mode) / P(class | background)``, same
+#: sources as :data:`CLASS_LR`, causal classes split by the mode of the fit case's
+#: disease; ``benchmarks/rare_spiked.py``: 1,949 AD, 1,246 AR, 143 X-linked causal
+#: variants of known diseases).
+CLASS_LR_BY_MODE: dict[str, dict[str, float]] = {
+    "AD": {"lof": 399.2, "splice": 62.65, "missense": 68.04, "inframe": 69.44,
+          "splice_region": 2.184, "synonymous": 0.2931, "utr": 0.0476,
+          "non_coding": 0.0037, "unknown": 1.0},
+    "AR": {"lof": 479.2, "splice": 104.8, "missense": 57.79, "inframe": 20.02,
+          "splice_region": 6.571, "synonymous": 1.143, "utr": 0.1857, "non_coding": 0.0258,
+          "unknown": 1.0},
+    "X": {"lof": 482.9, "splice": 58.34, "missense": 57.39, "inframe": 48.62,
+          "splice_region": 12.06, "synonymous": 0.9438, "utr": 0.6133,
+          "non_coding": 0.0069, "unknown": 1.0},
+}
+
+#: Mode of inheritance → group of :attr:`GenotypeParams.class_lr_by_mode`.
+MODE_GROUPS: dict[str, str] = {"AD": "AD", "AR": "AR", "XL": "X", "XLR": "X", "XLD": "X"}
 
 #: Weight of a variant by VEP IMPACT.
 IMPACT_WEIGHTS: dict[str, float] = {"HIGH": 1.0, "MODERATE": 0.8, "LOW": 0.1, "MODIFIER": 0.02}
@@ -76,7 +100,9 @@ class GenotypeParams:
     ``rate_per_kb_annotated`` and ``rate_per_kb_filtered`` are measured (causal classes
     of the fit cases' HGVS; NA12878 chr21 annotated by genoma; the share of NA12878's
     alleles rare in 1000 Genomes); a grid over ``lr_no_variant`` × ``lr_one_hit`` had no
-    effect on the fit cases (``docs/bench/rare.md``), so those stay priors.
+    effect on the fit cases (``docs/bench/rare.md``), so those stay priors; ``lr_cap``
+    (300) and the use of ``class_lr_by_mode`` were chosen by a grid on 1,074 spiked fit
+    cases (third round, ``docs/bench/rare.md``).
 
     Attributes
     ----------
@@ -103,6 +129,11 @@ class GenotypeParams:
     max_af
         Alleles with a population frequency at or above this never qualify (when
         frequencies are given to :func:`collect_gene_variants`).
+    class_lr_by_mode
+        Mode group (:data:`MODE_GROUPS`: ``AD``, ``AR``, ``X``) → class → weight, used
+        instead of ``class_lr`` when the genotype is scored under a mode of that group
+        (causal classes differ by inheritance: e.g. non-coding and splice variants are
+        more often causal in recessive diseases). Empty: ``class_lr`` for every mode.
     """
 
     rate_per_kb: float = 1.0
@@ -111,10 +142,12 @@ class GenotypeParams:
     weight_unannotated: float = 1.0
     lr_no_variant: float = 0.02
     lr_one_hit: float = 0.2
-    lr_cap: float = 1000.0
+    lr_cap: float = 300.0
     de_novo_boost: float = 2.0
     class_lr: Mapping[str, float] = field(default_factory=lambda: dict(CLASS_LR))
     max_af: float = 0.01
+    class_lr_by_mode: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in CLASS_LR_BY_MODE.items()})
 
 
 @dataclass
@@ -188,6 +221,55 @@ def _qualifies(call: Call) -> int:
     return sum(1 for a in g.alleles if a == 1)
 
 
+_LENGTHS: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _gene_lengths(genes: Any) -> dict[str, int]:
+    """Upper-case symbol → longest locus (bp) of a gene table, from its columns (cached
+    per table); empty when the table has no ``start`` / ``end`` columns."""
+    try:
+        got = _LENGTHS.get(genes)
+    except TypeError:  # not weak-referenceable
+        got = None
+    if got is not None:
+        return got
+    cols = getattr(genes, "cols", {})
+    out: dict[str, int] = {}
+    if "start" in cols and "end" in cols:
+        size = (np.asarray(cols["end"], dtype=np.int64)
+                - np.asarray(cols["start"], dtype=np.int64) + 1)
+        for sym, n in zip(np.asarray(cols["symbol"]).tolist(), size.tolist(), strict=True):
+            k = str(sym).upper()
+            if n > out.get(k, 0):
+                out[k] = n
+    with contextlib.suppress(TypeError):
+        _LENGTHS[genes] = out
+    return out
+
+
+def gene_chromosomes(genes: Any, symbols: Iterable[str]) -> dict[str, str]:
+    """Gene symbol → chromosome of its first locus (``genes.loci`` order), for the
+    X-linked allele counts of genes without variants (``gene_chroms`` of
+    :func:`~genoma.analyses.rare.diagnose`). Read from the table's columns when it has
+    them (one pass, not one :meth:`~genoma.kb.genes.GeneTable.loci` call per gene).
+    """
+    cols = getattr(genes, "cols", {})
+    want = {str(s).upper(): str(s) for s in symbols}
+    out: dict[str, str] = {}
+    if "chrom" in cols:
+        for sym, ch in zip(np.asarray(cols["symbol"]).tolist(),
+                           np.asarray(cols["chrom"]).tolist(), strict=True):
+            k = str(sym).upper()
+            if k in want and want[k] not in out:
+                out[want[k]] = str(ch)
+        return out
+    for sym in want.values():
+        loci = genes.loci(sym) if hasattr(genes, "loci") else []
+        if loci:
+            out[sym] = loci[0].chrom
+    return out
+
+
 def collect_gene_variants(
     calls: Iterable[Call],
     genes: Any,
@@ -252,6 +334,7 @@ def collect_gene_variants(
     for q, g in zip(qi.tolist(), gi.tolist(), strict=True):
         by_q.setdefault(q, []).append(g)
     cols = genes.cols
+    lengths = _gene_lengths(genes)
     for q, (call, n) in enumerate(kept):
         v = call.variant
         key = variant_key(v)
@@ -307,8 +390,10 @@ def collect_gene_variants(
                     1.0, w * prm.de_novo_boost)
             gg = out.get(sym)
             if gg is None:
-                loci = genes.loci(sym) if hasattr(genes, "loci") else []
-                length = max((x.end - x.start + 1 for x in loci), default=10_000)
+                length = lengths.get(sym.upper(), 0)
+                if not length:
+                    loci = genes.loci(sym) if hasattr(genes, "loci") else []
+                    length = max((x.end - x.start + 1 for x in loci), default=10_000)
                 gg = out[sym] = GeneGenotype(sym, chrom, length,
                                              frequency_filtered=frequencies is not None)
             gg.variants.append(VariantEvidence(
@@ -360,6 +445,29 @@ def _best_pair(vs: list[VariantEvidence]) -> tuple[float, list[VariantEvidence],
     return best
 
 
+def _mode_weighted(vs: list[VariantEvidence], mode: str, prm: GenotypeParams
+                   ) -> list[VariantEvidence]:
+    """``vs`` re-weighted with the class weights of ``mode``'s group (sorted, best
+    first); unchanged when no per-mode weights apply."""
+    by = prm.class_lr_by_mode.get(MODE_GROUPS.get(mode, ""), {}) if prm.class_lr_by_mode else {}
+    if not by or not prm.class_lr:
+        return vs
+    out = []
+    changed = False
+    for v in vs:
+        vc = v.variant_class
+        base = prm.class_lr.get(vc, 0.0) if vc else 0.0
+        if vc in by and base > 0:
+            out.append(replace(v, weight=v.weight * by[vc] / base))
+            changed = True
+        else:
+            out.append(v)
+    if not changed:
+        return vs
+    out.sort(key=lambda e: -e.weight)
+    return out
+
+
 def genotype_lr(gg: GeneGenotype | None, mode: str, sex: str, *, annotated: bool,
                 params: GenotypeParams | None = None, chrom: str = ""
                 ) -> tuple[float, list[VariantEvidence], str]:
@@ -389,13 +497,14 @@ def genotype_lr(gg: GeneGenotype | None, mode: str, sex: str, *, annotated: bool
     if gg is None or not gg.variants:
         return prm.lr_no_variant, [], "no qualifying variant in the gene"
     k = alleles_needed(mode, sex, gg.chrom or chrom)
+    vs = _mode_weighted(gg.variants, mode, prm)
     if gg.frequency_filtered:
         rate = prm.rate_per_kb_filtered
     else:
         rate = prm.rate_per_kb_annotated if annotated else prm.rate_per_kb
     lam = max(rate * gg.length / 1000.0, 1e-6)
     if k == 1:
-        top = gg.variants[0]
+        top = vs[0]
         p_bg = -math.expm1(-lam)
         lr = top.weight / p_bg
         desc = f"{top.zygosity} {variant_key(top.variant)}"
@@ -404,9 +513,9 @@ def genotype_lr(gg: GeneGenotype | None, mode: str, sex: str, *, annotated: bool
         if top.origin != "unknown":
             desc += f" ({top.origin.replace('_', ' ')})"
         return min(lr, prm.lr_cap), [top], desc
-    w, used, desc = _best_pair(gg.variants)
+    w, used, desc = _best_pair(vs)
     if not used:
-        return prm.lr_one_hit, gg.variants[:1], "one heterozygous variant only (recessive " \
+        return prm.lr_one_hit, vs[:1], "one heterozygous variant only (recessive " \
             "mode needs two hits)"
     p_bg = -math.expm1(-lam) - lam * math.exp(-lam)
     lr = w / max(p_bg, 1e-12)

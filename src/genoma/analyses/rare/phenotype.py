@@ -50,9 +50,18 @@ __all__ = ["FEATURES", "PhenotypeParams", "PhenotypeScores", "phenotype_features
 #:   at or below them);
 #: * ``explained_f``: the same weighted by annotated frequency (the share of the
 #:   *expected* features that were seen);
-#: * ``log_size``: natural log of the number of annotations of the disease.
+#: * ``log_size``: natural log of the number of annotations of the disease;
+#: * ``excluded``: the summed log10 LR of the excluded terms alone (already inside ``lr``;
+#:   its own weight lets excluded terms count more, or less, than observed ones);
+#: * ``excluded_shown``: frequency-weighted count of the patient's excluded terms the
+#:   disease shows (``Σ_x f_d(x)``, ``f`` from the true-path closure);
+#: * ``explained_ic``: share of the disease's annotations the patient shows, weighted by
+#:   information content (the specific features count more than generic ones);
+#: * ``matched_ic``: share of the patient's information content the disease explains
+#:   exactly (patient terms the disease shows, itself or a more specific term).
 FEATURES: tuple[str, ...] = ("lr", "resnik_pd", "resnik_dp", "explained", "explained_f",
-                             "log_size")
+                             "log_size", "excluded", "excluded_shown", "explained_ic",
+                             "matched_ic")
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,15 @@ class PhenotypeParams:
     """Parameters of the phenotype likelihood ratios.
 
     The defaults were fitted on the ``fit`` half of the phenopacket-store dev cases
-    (``benchmarks/rare_phenotype_genes.py``: grid over ``gamma``, ``alpha``, ``delta``;
-    ``weights`` by a conditional-logit fit on 1,175 fit cases with the HPO 2025-01-16
-    annotations, feature set chosen on 800 other fit cases; see ``docs/bench/rare.md``).
+    (``benchmarks/rare_phenotype_genes.py``: grid over ``gamma``, ``alpha``, ``delta``,
+    first round; ``weights``, third round: conditional-logit fit over the ten
+    :data:`FEATURES` on all 3,302 fit cases with one gene and a known disease, HPO
+    2025-01-16 annotations; the feature set (all ten, sign-constrained, vs the six of the
+    second round) chosen by top-1 on the last 800 fit cases after fitting on the others;
+    see ``docs/bench/rare.md``). The weights of ``excluded`` (≥ 0) and
+    ``excluded_shown`` (≤ 0) are sign-constrained so that an excluded term never counts
+    *for* a disease; on these cases both constraints are active (weight 0): excluded
+    terms count against a disease through the ``lr`` feature only.
 
     Attributes
     ----------
@@ -96,7 +111,8 @@ class PhenotypeParams:
     delta: float = 0.1
     eps_not: float = 0.05
     model: str = "auto"
-    weights: tuple[float, ...] = (0.1495, 3.5043, 0.3024, -2.2147, 6.5665, -0.0587)
+    weights: tuple[float, ...] = (0.0601, 0.3309, 0.5786, -0.6142, 2.3508, 0.0691, 0.0, 0.0,
+                                  -0.8956, 8.7477)
     gene_profile_offset: float = 3.0
     """log10 subtracted from gene-profile pseudo-rows (``GENE:…``, hpo3-only knowledge)
     in the ``combined`` model: a gene profile is the union of its diseases, so its
@@ -189,6 +205,8 @@ def score_phenotypes(kn: RareKnowledge, observed: Sequence[str], excluded: Seque
     term_lr = np.zeros((n, len(obs)), dtype=np.float64)
     best = np.zeros((n, len(obs)), dtype=np.int32)
     resnik = np.zeros(n, dtype=np.float64)
+    matched_ic = np.zeros(n, dtype=np.float64)
+    ic_total = 0.0
     in_patient = np.zeros(len(kn.term_ids), dtype=bool)
     for j, q in enumerate(obs):
         cq = kn.col[q]
@@ -206,15 +224,22 @@ def score_phenotypes(kn: RareKnowledge, observed: Sequence[str], excluded: Seque
         term_lr[:, j] = prm.alpha * np.log10(lr)
         best[:, j] = anc[k]
         resnik += ((imp > 0) * kn.ic[anc][None, :]).max(axis=1)
+        matched_ic += (imp[:, int(np.flatnonzero(anc == cq)[0])] > 0) * kn.ic[cq]
+        ic_total += float(kn.ic[cq])
     exc_lr = np.zeros((n, len(exc)), dtype=np.float64)
+    exc_shown = np.zeros(n, dtype=np.float64)
     for j, x in enumerate(exc):
         cx = kn.col[x]
         f = kn.implied[:, [cx]].toarray().ravel()
+        exc_shown += f
         p_bg = min(float(kn.bg[cx]), 0.99)
         exc_lr[:, j] = np.log10(np.maximum(1.0 - f, prm.delta) / (1.0 - p_bg))
     total = term_lr.sum(axis=1) + exc_lr.sum(axis=1)
     feats = phenotype_features(kn, in_patient, resnik / max(len(obs), 1))
     feats["lr"] = total
+    feats["excluded"] = exc_lr.sum(axis=1)
+    feats["excluded_shown"] = exc_shown
+    feats["matched_ic"] = matched_ic / max(ic_total, 1e-9)
     if model == "combined":
         if len(prm.weights) != len(FEATURES):
             raise ValueError(f"expected {len(FEATURES)} weights, got {len(prm.weights)}")
@@ -240,7 +265,8 @@ def _row_stats(kn: RareKnowledge) -> dict[str, object]:
         f_sum = np.asarray(direct.sum(axis=1)).ravel().astype(np.float64)
         st = kn.__dict__["_pheno_row_stats"] = {
             "direct": direct, "binary": binary, "n_annot": np.maximum(n_annot, 1.0),
-            "f_sum": np.maximum(f_sum, 1e-9), "seg": np.asarray(kn._anc_ptr[:-1], dtype=np.int64),
+            "f_sum": np.maximum(f_sum, 1e-9),
+            "ic_sum": np.maximum(np.asarray(binary @ kn.ic).ravel(), 1e-9), "seg": np.asarray(kn._anc_ptr[:-1], dtype=np.int64),
             "gene_profile": np.array([d.startswith("GENE:") for d in kn.disease_ids], dtype=bool),
         }
     return st
@@ -248,7 +274,10 @@ def _row_stats(kn: RareKnowledge) -> dict[str, object]:
 
 def phenotype_features(kn: RareKnowledge, in_patient: np.ndarray, resnik_pd: np.ndarray
                        ) -> dict[str, np.ndarray]:
-    """Similarity features of every disease row (all but ``lr``, see :data:`FEATURES`).
+    """Similarity features of every disease row computed from the patient's term set.
+
+    All of :data:`FEATURES` but ``lr``, ``excluded``, ``excluded_shown`` and
+    ``matched_ic``, which :func:`score_phenotypes` computes term by term.
 
     Parameters
     ----------
@@ -278,4 +307,5 @@ def phenotype_features(kn: RareKnowledge, in_patient: np.ndarray, resnik_pd: np.
         "explained": (binary @ hit) / n_annot,  # type: ignore[operator]
         "explained_f": (direct @ hit) / f_sum,  # type: ignore[operator]
         "log_size": np.log(n_annot),  # type: ignore[arg-type]
+        "explained_ic": (binary @ (hit * kn.ic)) / st["ic_sum"],  # type: ignore[operator]
     }
