@@ -224,6 +224,7 @@ def rare_diagnosis(
     model's ``max_af`` (highest population frequency across the tables) are not candidates.
     """
     from genoma.analyses.rare import collect_gene_variants, diagnose
+    from genoma.analyses.rare.genotype import gene_chromosomes
     from genoma.errors import UsageError
     from genoma.kb.hpo_annotations import find_annotations
     from genoma.kb.rare_cache import load_rare_knowledge
@@ -270,23 +271,25 @@ def rare_diagnosis(
                             d[f"{k[0]}:{k[1]}:{k[2]}:{k[3]}"] = c.genotype.dosage(1) or 0
                     parents[who] = d
         table = gene_table(str(vcf_build))
+        # frequencies first: common alleles are not candidates, so they are not annotated
+        freq_map = _allele_frequencies(calls, frequencies) if frequencies else None
         consequences = None
         if fasta is not None and transcripts is not None:
+            from genoma.analyses.rare.genotype import GenotypeParams, variant_key
             from genoma.annotate.csq import Annotator
             from genoma.annotate.model_cache import load_transcripts
             from genoma.annotate.sequence import Reference
 
-            consequences = annotate_calls(calls, Annotator(load_transcripts(transcripts),
-                                                           Reference(fasta)))
+            max_af = GenotypeParams().max_af
+            todo = calls if not freq_map else [
+                c for c in calls if freq_map.get(variant_key(c.variant), 0.0) < max_af]
+            consequences = annotate_calls(todo, Annotator(load_transcripts(transcripts),
+                                                          Reference(fasta)))
             annotated = True
-        freq_map = _allele_frequencies(calls, frequencies) if frequencies else None
         gene_variants = collect_gene_variants(
             calls, table, sex=patient.sex, consequences=consequences,
             parents=parents or None, affected_parents=affected, frequencies=freq_map)
-        for g in kn.gene_rows:
-            loci = table.loci(g)
-            if loci:
-                gene_chroms[g] = loci[0].chrom
+        gene_chroms = gene_chromosomes(table, kn.gene_rows)
         if not parents and (rel or ped):
             limitations.append(Limitation(code="RARE_PARENTS_NOT_IN_VCF",
                                           text="parents are in the pedigree but not in the "
