@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/annotate_vep.py [--shared ../shared/data] [--repeat 3] [--skip-snpeff]
+    .venv/bin/python benchmarks/annotate_vep.py [--shared ../shared/data] [--repeat 5] [--skip-snpeff]
 
 Prints a Markdown report (concordance per subset, disagreement classes, timings). genoma
 (in process and as a CLI process) and bcftools csq are timed in interleaved rounds after
@@ -13,6 +13,7 @@ the load average per round; SnpEff runs after them.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import shutil
@@ -33,7 +34,7 @@ from genoma.annotate.transcripts import read_transcripts
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-snpeff", action="store_true", help="leave out SnpEff (≈ 20 s CPU a run)")
     args = ap.parse_args()
     d = Path(args.shared)
@@ -60,13 +61,20 @@ def main() -> None:
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.perf_counter() - t0, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
 
+    # what a CLI run spends before reading any input: interpreter start + imports
+    imports = [sys.executable, "-c", "import genoma.cli.main, genoma.cli.annotate, genoma.annotate.csq, "
+               "typer._adapters, pysam, isal.isal_zlib"]
     annotate_vcf(inp, fasta, gff, out, force=True)
     for cmd in (cli, bcsq):
         if cmd:
             child(cmd)
     times, cpu, cli_times, cli_cpu, bc_times, bc_cpu, loads = [], [], [], [], [], [], []
+    imp_times, imp_cpu = [], []
     for _ in range(args.repeat):
         loads.append(os.getloadavg()[0])
+        w, c = child(imports)
+        imp_times.append(w)
+        imp_cpu.append(c)
         t0, c0 = time.perf_counter(), time.process_time()
         annotate_vcf(inp, fasta, gff, out, force=True)
         times.append(time.perf_counter() - t0)
@@ -79,7 +87,7 @@ def main() -> None:
             w, c = child(bcsq)
             bc_times.append(w)
             bc_cpu.append(c)
-    se_times = [] if args.skip_snpeff else _snpeff(d, inp, tmp, args.repeat)
+    se_times, se_cpu = ([], []) if args.skip_snpeff else _snpeff(d, inp, tmp, args.repeat)
     stages = _stages(inp, fasta, gff)
 
     truth: dict = {}
@@ -132,8 +140,9 @@ def main() -> None:
     row("genoma annotate_vcf (in process)", times, cpu)
     if cli_times:
         row("genoma annotate (CLI process, incl. imports)", cli_times, cli_cpu)
+    row("of which: python start + imports only", imp_times, imp_cpu)
     if se_times:
-        row("SnpEff ann (JVM, uncompressed VCF out)", se_times, None)
+        row("SnpEff ann (JVM, uncompressed VCF out)", se_times, se_cpu)
     if bc_times:
         row("bcftools csq -Oz", bc_times, bc_cpu)
         print(f"\nRatio genoma / bcftools csq (median wall, in process): "
@@ -149,28 +158,32 @@ def main() -> None:
         print(f"- {k}: {v:.3f}")
 
 
-def _snpeff(d: Path, inp: Path, tmp: Path, repeat: int) -> list[float]:
-    """Wall times of ``snpEff ann`` on the same input (Debian ``snpeff``), or [] when absent."""
+def _snpeff(d: Path, inp: Path, tmp: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU times of ``snpEff ann`` on the same input (Debian ``snpeff``), or
+    empty lists when it is absent."""
     exe, conf0 = shutil.which("snpEff") or shutil.which("snpeff"), Path("/etc/snpeff/snpEff.config")
     db = d / "annotation" / "snpeff_db"
     if exe is None or not conf0.exists() or not (db / "GRCh38chr21gff").is_dir():
-        return []
+        return [], []
     conf = tmp / "snpEff.config"
     conf.write_text(conf0.read_text() + f"\ndata.dir = {db}\nGRCh38chr21gff.genome : GRCh38 chr21 (VEP test GFF3)\n")
-    times = []
+    times, cpus = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(tmp / "snpeff.vcf", "w") as fh:
             subprocess.run([exe, "ann", "-c", str(conf), "-noLog", "-noStats", "GRCh38chr21gff", str(inp)],
                            check=True, stdout=fh, stderr=subprocess.DEVNULL)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         times.append(time.perf_counter() - t0)
-    return times
+        cpus.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    return times, cpus
 
 
 def _stages(inp: Path, fasta: Path, gff: Path) -> dict[str, float]:
     """CPU seconds of each stage of one annotation run (the same work annotate_vcf does)."""
     from genoma.annotate.bgzf import DEFAULT, BgzfWriter
-    from genoma.annotate.csq import Annotator, _text_lines
+    from genoma.annotate.csq import AnnotationStats, Annotator, _block_text, _text_lines
     from genoma.annotate.sequence import Reference
 
     T = time.process_time
@@ -186,18 +199,23 @@ def _stages(inp: Path, fasta: Path, gff: Path) -> dict[str, float]:
     t = T()
     ann = Annotator(models, Reference(fasta))
     out["interval index + transcript arrays"] = T() - t
+    gc.disable()  # as annotate_vcf does
     t = T()
-    recs = [ln.split("\t", 8) for ln in _text_lines(inp) if ln and ln[0] != "#"]
-    pos, ref, alt = [int(f[1]) for f in recs], [f[3] for f in recs], [f[4].split(",") for f in recs]
+    lines = [ln for ln in _text_lines(inp) if ln and ln[0] != "#"]
+    recs = [ln.split("\t", 8) for ln in lines]
+    pos, ref, alt = [int(f[1]) for f in recs], [f[3] for f in recs], [f[4] for f in recs]
     out["VCF read + split"] = T() - t
     t = T()
     res = []
     for i in range(0, len(pos), 20000):
-        res.extend(ann.annotate_batch(recs[0][0], pos[i:i + 20000], ref[i:i + 20000], alt[i:i + 20000]))
+        res.append(ann.annotate_flat(recs[0][0], pos[i:i + 20000], ref[i:i + 20000], alt[i:i + 20000]))
     out["annotation (reference window, fast path, per-pair path, pick, CSQ strings)"] = T() - t
     t = T()
-    text = "\n".join("\t".join((*f[:7], "CSQ=" + ",".join(e))) for f, (_, e) in zip(recs, res, strict=True))
+    st = AnnotationStats()
+    text = "".join(_block_text(recs[i:i + 20000], lines[i:i + 20000], *r, st)
+                   for i, r in zip(range(0, len(pos), 20000), res, strict=True))
     out["record assembly"] = T() - t
+    gc.enable()
     t = T()
     with BgzfWriter(Path(tempfile.mkdtemp()) / "x.gz", threads=1) as w:
         w.write(text)

@@ -9,8 +9,12 @@ annotated from the VCF alleles.
 
 from __future__ import annotations
 
+import gc
+import itertools
+import operator
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -19,11 +23,13 @@ import numpy as np
 
 from genoma.annotate.bgzf import BgzfWriter
 from genoma.annotate.consequence import (
+    IMPACT,
     SO_RANK,
     Allele,
     TranscriptConsequence,
     TranscriptContext,
     _hgvs,
+    _trim,
     annotate_allele,
     vep_alleles,
 )
@@ -36,6 +42,7 @@ from genoma.annotate.fastpath import (
     PAIR_UP,
     TranscriptArrays,
 )
+from genoma.annotate.hgvs import AA3, CODON_TABLE, shift_deletion, shift_insertion
 from genoma.annotate.model_cache import load_transcripts
 from genoma.annotate.sequence import Reference, revcomp
 from genoma.annotate.transcripts import Transcript, TranscriptIndex
@@ -90,6 +97,18 @@ class AnnotationStats:
     entries: int = 0
     ref_mismatch: int = 0
     chrom_missing: set[str] = field(default_factory=set)
+
+
+def _unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (``np.unique`` without its lazy import
+    of ``numpy.ma``, ≈ 10 ms of a short run)."""
+    if not len(x):
+        return x.copy()
+    s = np.sort(x)
+    keep = np.empty(len(s), bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 _PICK_TAIL = 128  # > any SO rank (99 for none): integer pick keys stay lexicographic
@@ -209,49 +228,130 @@ class Annotator:
 
         Yields, per record, ``(ref_matches_fasta, csq_entries)``.
         """
+        oks, entries, bounds = self.annotate_flat(chrom, positions, refs, alts)
+        for j, ok in enumerate(oks):
+            yield ok, entries[bounds[j]:bounds[j + 1]]
+
+    def _alleles(self, positions: list[int], refs: list[str], alts: list[list[str]] | list[str]) -> tuple[
+            list[int], np.ndarray, np.ndarray, list[str], list[str], list[str], np.ndarray]:
+        """Alleles of a batch in VEP's convention, flat, in record order.
+
+        Biallelic SNV records (most of a VCF) are handled in bulk; the others through
+        :func:`~genoma.annotate.consequence.vep_alleles`.
+
+        Returns
+        -------
+        tuple
+            ``(a_first, vs, ve, ref, alt, label, snv)``: first allele of each record
+            (length ``len(positions) + 1``), starts, ends, genomic-strand alleles, CSQ
+            labels and "one base replaced by another" per allele.
+        """
+        n = len(positions)
+        rl = np.fromiter(map(len, refs), np.int64, n)
+        text = bool(n) and isinstance(alts[0], str)  # the VCF ALT column
+        alt1 = alts if text else [a[0] if len(a) == 1 else "" for a in alts]
+        simple = (rl == 1) & (np.fromiter(map(len, alt1), np.int64, n) == 1)  # biallelic SNVs
+        if text:
+            simple &= np.fromiter(map(".".__ne__, alt1), bool, n)
+        count = np.ones(n, np.int64)
+        rest = np.flatnonzero(~simple).tolist()
+        r_vs: list[int] = []
+        r_ve: list[int] = []
+        r_ref: list[str] = []
+        r_alt: list[str] = []
+        r_lab: list[str] = []
+        r_snv: list[bool] = []
+        for j in rest:
+            p, r, als = positions[j], refs[j].upper(), alts[j]
+            if text:
+                als = [] if als == "." else als.split(",")  # type: ignore[union-attr]
+            k0 = len(r_vs)
+            if len(r) == 1 and all(len(a) == 1 for a in als):  # SNVs: nothing to strip
+                for a in als:
+                    a = a.upper()
+                    r_vs.append(p)
+                    r_ve.append(p)
+                    r_ref.append(r)
+                    r_alt.append(a)
+                    r_lab.append(a)
+                    r_snv.append(r != a)
+            elif len(als) == 1:  # biallelic indel / MNV: vep_alleles for one ALT, inline
+                a = als[0].upper()
+                if r and a and a[0] == r[0] and len(a) != len(r):  # the shared anchor base goes
+                    r, a, p = r[1:], a[1:], p + 1
+                r_vs.append(p)
+                r_ve.append(p + len(r) - 1)
+                r_ref.append(r)
+                r_alt.append(a)
+                r_lab.append(a or "-")
+                r_snv.append(len(r) == 1 and len(a) == 1 and r != a)
+            else:
+                for al in vep_alleles(p, r, als):
+                    r_vs.append(al.start)
+                    r_ve.append(al.end)
+                    r_ref.append(al.ref)
+                    r_alt.append(al.alt)
+                    r_lab.append(al.label)
+                    r_snv.append(len(al.ref) == 1 and len(al.alt) == 1 and al.ref != al.alt)
+            count[j] = len(r_vs) - k0
+        first = np.zeros(n + 1, np.int64)
+        np.cumsum(count, out=first[1:])
+        n_al = int(first[-1])
+        sj = np.flatnonzero(simple)
+        s_idx, r_idx = first[sj], np.flatnonzero(np.repeat(~simple, count))
+        pos = np.fromiter(positions, np.int64, n)
+        vs = np.empty(n_al, np.int64)
+        ve = np.empty(n_al, np.int64)
+        vs[s_idx] = ve[s_idx] = pos[sj]
+        vs[r_idx] = r_vs
+        ve[r_idx] = r_ve
+        sjl = sj.tolist()
+        s_ref = list("".join([refs[j] for j in sjl]).upper())
+        s_alt = list("".join([alt1[j] for j in sjl]).upper())
+        if len(s_ref) != len(sjl) or len(s_alt) != len(sjl):  # a character whose upper case is longer
+            s_ref = [refs[j].upper() for j in sjl]
+            s_alt = [alt1[j].upper() for j in sjl]
+        a_ref = np.empty(n_al, object)
+        a_alt = np.empty(n_al, object)
+        a_lab = np.empty(n_al, object)
+        a_ref[s_idx] = s_ref
+        a_alt[s_idx] = a_lab[s_idx] = s_alt
+        a_ref[r_idx] = r_ref
+        a_alt[r_idx] = r_alt
+        a_lab[r_idx] = r_lab
+        snv = np.empty(n_al, bool)
+        snv[s_idx] = np.asarray(s_ref, object) != np.asarray(s_alt, object) if sjl else []
+        snv[r_idx] = r_snv
+        return first.tolist(), vs, ve, a_ref.tolist(), a_alt.tolist(), a_lab.tolist(), snv
+
+    def annotate_flat(self, chrom: str, positions: list[int], refs: list[str],
+                      alts: list[list[str]] | list[str]) -> tuple[list[bool], list[str], list[int]]:
+        """Annotate records of one chromosome; entries of all records in one list.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome of every record.
+        positions, refs, alts
+            POS, REF and ALT alleles per record (a list of alleles per record, or the
+            VCF ALT column as text: ``"A,T"``, ``"."``).
+
+        Returns
+        -------
+        tuple
+            ``(oks, entries, bounds)``: per record whether REF matches the FASTA; the
+            CSQ entries of every record in record order; record ``j``'s entries are
+            ``entries[bounds[j]:bounds[j + 1]]``.
+        """
         c = canonical_chrom(chrom)
         if c != self._chrom:
             self._info.clear()
             self._chrom = c
         # -- alleles (VEP convention), flat ------------------------------------------
-        a_first = [0] * (len(positions) + 1)
-        a_vs: list[int] = []
-        a_ve: list[int] = []
-        a_ref: list[str] = []
-        a_alt: list[str] = []
-        a_lab: list[str] = []
-        a_snv: list[bool] = []  # one base replaced by another
-        for j, (p, r, als) in enumerate(zip(positions, refs, alts, strict=True)):
-            r = r.upper()
-            if len(r) == 1 and len(als) == 1 and len(als[0]) == 1:  # biallelic SNV
-                a = als[0].upper()
-                a_vs.append(p)
-                a_ve.append(p)
-                a_ref.append(r)
-                a_alt.append(a)
-                a_lab.append(a)
-                a_snv.append(r != a)
-            elif len(r) == 1 and all(len(a) == 1 for a in als):  # SNVs: nothing to strip
-                for a in als:
-                    a = a.upper()
-                    a_vs.append(p)
-                    a_ve.append(p)
-                    a_ref.append(r)
-                    a_alt.append(a)
-                    a_lab.append(a)
-                    a_snv.append(r != a)
-            else:
-                for al in vep_alleles(p, r, als):
-                    a_vs.append(al.start)
-                    a_ve.append(al.end)
-                    a_ref.append(al.ref)
-                    a_alt.append(al.alt)
-                    a_lab.append(al.label)
-                    a_snv.append(len(al.ref) == 1 and len(al.alt) == 1 and al.ref != al.alt)
-            a_first[j + 1] = len(a_vs)
+        a_first, vs, ve, a_ref, a_alt, a_lab, a_snv_arr = self._alleles(positions, refs, alts)
+        a_vs = vs.tolist()
+        a_ve = ve.tolist()
         n_al = len(a_vs)
-        vs = np.asarray(a_vs, np.int64)
-        ve = np.asarray(a_ve, np.int64)
         qi, ti = self.index.query(c, vs - 1, ve + 1)
         pc = self.arrays.classify(vs[qi], ve[qi], ti)
         keep = pc.cls != PAIR_NONE
@@ -260,14 +360,20 @@ class Annotator:
         qi, ti = qi[keep], ti[keep]
         cls, dist = pc.cls[keep], pc.distance[keep]
         n_pairs = len(qi)
-        touched = np.unique(ti)
+        touched = _unique(ti)
         # -- reference: only the span the batch needs ------------------------------------
-        ends = [p + len(r) for p, r in zip(positions, refs, strict=True)]
-        lo = min(min(positions, default=1), int(self.arrays.start[touched].min()) if len(touched) else 1 << 62)
-        hi = max(max(ends, default=0), int(self.arrays.end[touched].max()) if len(touched) else 0)
+        p0 = np.fromiter(positions, np.int64, len(positions)) - 1
+        e0 = p0 + np.fromiter(map(len, refs), np.int64, len(refs))
+        lo = min(int(p0.min()) + 1 if len(p0) else 1,
+                 int(self.arrays.start[touched].min()) if len(touched) else 1 << 62)
+        hi = max(int(e0.max()) + 1 if len(e0) else 0, int(self.arrays.end[touched].max()) if len(touched) else 0)
         seq = self.reference.region(c, lo - 100, hi + 100) if positions else ""
-        oks = [seq[p - 1:e - 1] == r.upper() if seq else True
-               for p, r, e in zip(positions, refs, ends, strict=True)]
+        if seq:
+            joined = "".join(refs)
+            up = refs if joined == joined.upper() else [r.upper() for r in refs]
+            oks = list(map(operator.eq, map(seq.__getitem__, map(slice, p0.tolist(), e0.tolist())), up))
+        else:
+            oks = [True] * len(positions)
         for info in self._info.values():  # a grown window covers the old one
             info.ctx.seq = seq
         infos = {t: self._tx(t, seq) for t in touched.tolist()}
@@ -326,35 +432,29 @@ class Annotator:
                 lab[qi[idx]].tolist(), pre[inv].tolist(), dist[idx].tolist(), tail[inv].tolist(),
                 pick_s[idx].tolist(), strict=True)]
         self._deep_intron(np.flatnonzero(cls == PAIR_DEEP_INTRON), qi, ti, pc.exon[keep], infos, pickl,
-                          vs, a_ve, a_ref, a_alt, a_lab, out, lab, pick_s, np.asarray(a_snv, bool))
-        out = out.tolist()
-        # -- per record ------------------------------------------------------------------
+                          vs, a_ve, a_ref, a_alt, a_lab, out, lab, pick_s, a_snv_arr)
+        # -- per record: an allele without transcripts gets intergenic_variant -----------
         bounds_a = np.searchsorted(qi, np.arange(n_al + 1))
-        bounds = bounds_a.tolist()
-        # records whose alleles all have transcripts: one slice of the pair strings
-        empty = np.zeros(n_al + 1, np.int64)
-        np.cumsum(bounds_a[1:] == bounds_a[:-1], out=empty[1:])
-        first = np.asarray(a_first, np.int64)
-        whole = (empty[first[1:]] == empty[first[:-1]]).tolist()
-        for j in range(len(positions)):
-            a0, a1 = a_first[j], a_first[j + 1]
-            if whole[j]:
-                yield oks[j], out[bounds[a0]:bounds[a1]]
-                continue
-            entries: list[str] = []
-            for a in range(a0, a1):
-                b0, b1 = bounds[a], bounds[a + 1]
-                if b0 == b1:
-                    entries.append(a_lab[a] + _INTERGENIC_TAIL)
-                else:
-                    entries.extend(out[b0:b1])
-            yield oks[j], entries
+        cnt = bounds_a[1:] - bounds_a[:-1]
+        lone = np.flatnonzero(cnt == 0)
+        if len(lone):
+            e_first = np.zeros(n_al + 1, np.int64)
+            np.cumsum(np.maximum(cnt, 1), out=e_first[1:])
+            flat = np.empty(int(e_first[-1]), object)
+            flat[e_first[qi] + np.arange(n_pairs) - bounds_a[qi]] = out
+            flat[e_first[lone]] = [a_lab[a] + _INTERGENIC_TAIL for a in lone.tolist()]
+            entries = flat.tolist()
+        else:
+            e_first = bounds_a
+            entries = out.tolist()
+        return oks, entries, e_first[np.asarray(a_first, np.int64)].tolist()
 
     def _exon_snvs(self, idx: np.ndarray, qi: np.ndarray, ti: np.ndarray, infos: dict[int, _TxInfo],
                    a_vs: list[int], a_ref: list[str], a_alt: list[str]) -> dict[int, tuple[int, str]]:
         """CSQ entries (without Allele and PICK) and SO rank of SNVs inside one exon, at
         least 3 bases from its edges, of a non-coding transcript or in a UTR: no splice
-        term, no codon, HGVSc ``n.N`` / ``c.-N`` / ``c.*N``. Other pairs are left out."""
+        term, no codon, HGVSc ``n.N`` / ``c.-N`` / ``c.*N``; or inside the CDS and changing
+        one codon of a complete CDS (:func:`_coding_snv`). Other pairs are left out."""
         done: dict[int, tuple[int, str]] = {}
         for k, a, t in zip(idx.tolist(), qi[idx].tolist(), ti[idx].tolist(), strict=True):
             ref, alt = a_ref[a], a_alt[a]
@@ -368,8 +468,11 @@ class Annotator:
             if ctx.ccs is not None and ctx.cce is not None:
                 cs, ce = tx.cds_start, tx.cds_end
                 assert cs is not None and ce is not None
-                if cs <= g <= ce:
-                    continue  # coding: the per-pair path
+                if cs <= g <= ce:  # coding: the common codon changes here, the rest per pair
+                    got = _coding_snv(info, g, ref, alt)
+                    if got is not None:
+                        done[k] = got
+                    continue
                 five = g < cs if tx.strand == 1 else g > ce
                 terms.append("5_prime_UTR_variant" if five else "3_prime_UTR_variant")
             else:
@@ -408,7 +511,9 @@ class Annotator:
         gu, first, inv = np.unique(gi, return_index=True, return_inverse=True)
         pres: list[str] = []
         heads: list[str] = []
+        anchs: list[str] = []  # the same anchors without the text before them
         tails: list[str] = []
+        tails2: list[str] = []
         for g, t in zip(gu.tolist(), t_idx[first].tolist(), strict=True):
             info = infos[t]
             ctx = info.ctx
@@ -419,25 +524,66 @@ class Annotator:
             pre = f"|{info.intron_cons}|MODIFIER|{info.mid}||{intron}/{n - 1}|"
             pres.append(pre)
             heads += [pre + near_r, pre + near_l]
+            anchs += [near_r[len(info.hgvs_prefix):], near_l[len(info.hgvs_prefix):]]
             tails.append(f"|||||||{info.strand}||{info.intron_flags}|")
+            tails2.append(f"|||||||{info.strand}||{info.intron_flags}||{info.tail}")
         head = np.asarray(heads, object)
-        tail = np.asarray(tails, object)
+        tail2 = np.asarray(tails2, object)  # the whole end of an SNV's entry (no HGVS_OFFSET)
         snv = a_snv[a_idx]
-        tx_tail = {t: "|" + infos[t].tail for t in np.unique(t_idx).tolist()}
+        tx_tail = {t: "|" + infos[t].tail for t in _unique(t_idx).tolist()}
         for strand_sel, comp in ((plus, False), (~plus, True)):
             f = np.flatnonzero(snv & strand_sel)
             if not len(f):
                 continue
             af = a_idx[f].tolist()
-            refs, alts = [a_ref[a] for a in af], [a_alt[a] for a in af]
+            refs, alts = list(map(a_ref.__getitem__, af)), list(map(a_alt.__getitem__, af))
             if comp:
                 refs = list("".join(refs).translate(_COMP_T))
                 alts = list("".join(alts).translate(_COMP_T))
-            out[idx[f]] = [f"{la}{h}{d}{r}>{x}{ta}{tt}{pk}" for la, h, d, r, x, ta, tt, pk in zip(
+            out[idx[f]] = [f"{la}{h}{d}{r}>{x}{ta}{pk}" for la, h, d, r, x, ta, pk in zip(
                 lab[a_idx[f]].tolist(), head[2 * inv[f] + use_left[f]].tolist(), dist[f].tolist(), refs, alts,
-                tail[inv[f]].tolist(), [tx_tail[t] for t in t_idx[f].tolist()], pick_s[idx[f]].tolist(),
-                strict=True)]
-        for j in np.flatnonzero(~snv).tolist():
+                tail2[inv[f]].tolist(), pick_s[idx[f]].tolist(), strict=True)]
+        rest = np.flatnonzero(~snv)
+        if not len(rest):
+            return
+        # indels (and MNVs): the 3' shift per allele and strand, then every pair whose
+        # shifted allele stays inside its intron is formatted from the distances as above
+        seq = infos[int(t_idx[0])].ctx.seq
+        anchors = np.asarray(anchs, object)
+        r_fwd = plus[rest]
+        u_key, u_inv = np.unique(a_idx[rest] * 2 + r_fwd, return_inverse=True)
+        sh = [_shift_indel(seq, int(vs[k >> 1]), a_ve[k >> 1], a_ref[k >> 1], a_alt[k >> 1], bool(k & 1))
+              for k in u_key.tolist()]
+        none = (0, 0, 0, 0, "", 0)
+        u_a, u_b, u_steps, u_room0, u_suffix, u_ok = (list(x) for x in zip(*(h or none for h in sh), strict=True))
+        ga, gb = np.asarray(u_a, np.int64)[u_inv], np.asarray(u_b, np.int64)[u_inv]
+        steps = np.asarray(u_steps, np.int64)[u_inv]
+        room0 = np.asarray(u_room0, np.int64)[u_inv]  # end0 / after0 (plus), start0 / after0 (minus)
+        t_r, g_r = t_idx[rest], gi[rest]
+        room = np.where(r_fwd, ex.end[t_r] - room0, room0 - (ex.start[t_r] - 1))
+        i_s, i_e = ex.exon_ends[g_r] + 1, ex.exon_starts[g_r + 1] - 1
+        good = (np.asarray(u_ok, bool)[u_inv] & (steps <= room) & (np.minimum(ga, gb) >= i_s)
+                & (np.maximum(ga, gb) <= i_e))
+
+        def where(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            dl, dr = g - ex.exon_ends[g_r], ex.exon_starts[g_r + 1] - g
+            left = np.where(r_fwd, dl <= dr, dl < dr)
+            return 2 * inv[rest] + left, np.where(left, dl, dr)
+
+        (ha, da), (hb, db) = where(ga), where(gb)
+        f = np.flatnonzero(good)
+        if len(f):
+            kk, aa, tt = idx[rest[f]], a_idx[rest[f]], t_idx[rest[f]]
+            two = (ga != gb)[f].tolist()
+            offs = np.where(r_fwd[f], steps[f], -steps[f]).tolist()
+            out[kk] = [
+                f"{la}{h}{d}{'_' + hb_ + str(db_) if w else ''}{u_suffix[u]}{tails[g]}"
+                f"{o if o else ''}|{tt_}{pk}"
+                for la, g, h, d, w, hb_, db_, u, o, tt_, pk in zip(
+                    lab[aa].tolist(), inv[rest[f]].tolist(), head[ha[f]].tolist(), da[f].tolist(), two,
+                    anchors[hb[f]].tolist(), db[f].tolist(), u_inv[f].tolist(), offs,
+                    [tx_tail[t][1:] for t in tt.tolist()], pick_s[kk].tolist(), strict=True)]
+        for j in rest[~good].tolist():
             k, a, t = int(idx[j]), int(a_idx[j]), int(t_idx[j])
             res = TranscriptConsequence([])
             _hgvs(Allele(int(vs[a]), a_ve[a], a_ref[a], a_alt[a], a_lab[a]), infos[t].ctx, res)
@@ -446,6 +592,94 @@ class Annotator:
                       f"{res.hgvs_offset}|{infos[t].tail}{'1' if pickl[k] else ''}")
 
 
+def _shift_indel(seq: str, start: int, end: int, ref: str, alt: str,
+                 fwd: bool) -> tuple[int, int, int, int, str, bool] | None:
+    """The 3'-shifted HGVS description of a deletion or insertion, independent of the
+    transcript (as :func:`~genoma.annotate.consequence._hgvs` computes it with the
+    whole sequence as bounds).
+
+    Returns
+    -------
+    tuple or None
+        ``(A, B, steps, room0, suffix, True)``: the genomic positions written first and
+        second (``A == B``: one position), the bases shifted, the 0-based coordinate the
+        transcript bound limits (shift valid for a transcript when ``steps`` does not
+        exceed its room) and the text after the positions (``del``, ``dup``,
+        ``ins…``); ``None`` for alleles that are not a pure deletion / insertion.
+    """
+    start, ref, alt = _trim(start, ref, alt)
+    if ref and not alt:
+        s0 = start - 1
+        e0 = s0 + len(ref)
+        n0, n1 = shift_deletion(seq, s0, e0, fwd, 0, len(seq))
+        g_s, g_e = n0 + 1, n1
+        a, b = (g_s, g_e) if fwd else (g_e, g_s)
+        return a, b, abs(n0 - s0), e0 if fwd else s0, "del", True
+    if alt and not ref:
+        after0 = start - 1
+        p0, ins = shift_insertion(seq, after0, alt, fwd, 0, len(seq))
+        n = len(ins)
+        if fwd:
+            if seq[p0 - n:p0] == ins:
+                return p0 - n + 1, p0, p0 - after0, after0, "dup", True
+            return p0, p0 + 1, p0 - after0, after0, "ins" + ins, True
+        if seq[p0:p0 + n] == ins:
+            return p0 + n, p0 + 1, after0 - p0, after0, "dup", True
+        return p0 + 1, p0, after0 - p0, after0, "ins" + revcomp(ins), True
+    return None
+
+
+def _coding_snv(info: _TxInfo, g: int, ref: str, alt: str) -> tuple[int, str] | None:
+    """SO rank and CSQ entry (without Allele and PICK) of an SNV at genomic ``g`` inside
+    the CDS, at least 3 bases from its exon's edges: missense, synonymous or stop gained.
+
+    Only the plain case is handled: a complete CDS (ATG start, stop at the end, no
+    ``cds_start_NF`` / ``cds_end_NF``), nuclear code, a codon after the first and before
+    the stop, unambiguous bases, REF equal to the reference. Then the fields equal
+    :func:`~genoma.annotate.consequence.annotate_allele`'s (HGVSp of the single residue
+    change, ``p.(=)`` as ``%3D``); every other case returns ``None`` (per-pair path).
+    """
+    ctx = info.ctx
+    tx = ctx.tx
+    if (ctx.start_nf or ctx.end_nf or tx.chrom == "chrM" or ref not in _ACGT or alt not in _ACGT
+            or ctx.ccs is None):
+        return None
+    c = ctx.g2c(g)
+    if c is None:
+        return None
+    cds_pos = c - ctx.ccs + 1 + ctx.pad
+    tstart = (cds_pos - 1) // 3 + 1
+    protein = ctx.protein
+    if tstart < 2 or tstart >= len(protein):
+        return None
+    cod0 = 3 * (tstart - 1)
+    codon = ctx.cds[cod0:cod0 + 3]
+    rel = cds_pos - 1 - cod0
+    fwd = tx.strand == 1
+    ref_tx, alt_tx = (ref, alt) if fwd else (_COMP1[ref], _COMP1[alt])
+    if len(codon) != 3 or codon[rel] != ref_tx:
+        return None
+    alt_codon = codon[:rel] + alt_tx + codon[rel + 1:]
+    ref_pep, alt_pep = CODON_TABLE.get(codon, "X"), CODON_TABLE.get(alt_codon, "X")
+    if ref_pep in "X*" or alt_pep == "X" or protein[tstart - 1] != ref_pep:
+        return None
+    if alt_pep == "*":
+        term, p, aa = "stop_gained", f"{AA3[ref_pep]}{tstart}Ter", f"{ref_pep}/*"
+    elif alt_pep == ref_pep:
+        term, p, aa = "synonymous_variant", f"{AA3[ref_pep]}{tstart}%3D", ref_pep
+    else:
+        term, p, aa = "missense_variant", f"{AA3[ref_pep]}{tstart}{AA3[alt_pep]}", f"{ref_pep}/{alt_pep}"
+    terms = [term, "NMD_transcript_variant"] if tx.biotype == "nonsense_mediated_decay" else [term]
+    hgvsp = f"{tx.versioned_protein_id}:p.{p}" if tx.protein_id is not None else ""
+    rc, ac = codon.lower(), alt_codon.lower()
+    codons = f"{rc[:rel]}{ref_tx}{rc[rel + 1:]}/{ac[:rel]}{alt_tx}{ac[rel + 1:]}"
+    return SO_RANK[term], (
+        f"|{'&'.join(terms)}|{IMPACT[term]}|{info.mid}|{ctx.rank(ctx.exon_at(g))}/{ctx.n}||"
+        f"{info.hgvs_prefix}{cds_pos}{ref if fwd else ref_tx}>{alt if fwd else alt_tx}|{hgvsp}|{c}|{cds_pos}|"
+        f"{tstart}|{aa}|{codons}|{info.strand}||||{info.tail}")
+
+
+_ACGT = frozenset("ACGT")
 _COMP1 = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
 _COMP_T = str.maketrans("ACGTNacgtnRYKMSWBDHVrykmswbdhv", "TGCANtgcanYRMKSWVHDByrmkswvhdb")
 
@@ -518,27 +752,62 @@ def annotate_vcf(vcf_in: str | Path, fasta: str | Path, transcripts: str | Path,
         bcf = _is_bcf(vcf_in)
     except (OSError, ValueError) as exc:
         raise MalformedInputError(f"cannot read VCF: {exc}", path=vcf_in) from None
-    models = load_transcripts(transcripts)
-    ref = Reference(fasta)
-    ann = Annotator(models, ref)
-    if extender is not None:
-        extender.bind(ann)
-    tmp = out.with_name(out.name + ".tmp" + (".gz" if out.suffix == ".gz" else ""))
-    try:
-        if bcf:
-            stats = _annotate_cyvcf2(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch, extender)
-        else:
-            stats = _annotate_text(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch, threads,
-                                   compress_level, workers, extender)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _gc_paused():
+        models = load_transcripts(transcripts)
+        ref = Reference(fasta)
+        ann = Annotator(models, ref)
+        if extender is not None:
+            extender.bind(ann)
+        tmp = out.with_name(out.name + ".tmp" + (".gz" if out.suffix == ".gz" else ""))
+        try:
+            if bcf:
+                stats = _annotate_cyvcf2(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch, extender)
+            else:
+                stats = _annotate_text(vcf_in, tmp, out.suffix == ".gz", ann, ref, batch, threads,
+                                       compress_level, workers, extender)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     os.replace(tmp, out)
     return stats
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Automatic cyclic garbage collection off while annotating (restored afterwards).
+
+    A batch keeps ≈ 10⁵ lists and strings alive (records, CSQ entries): the collector's
+    full passes over them cost ≈ 10 % of the run and find nothing, since the annotation
+    creates no reference cycles. With an extender (ClinVar, ACMG: other code), young
+    objects are still collected after each batch (:func:`_collect_young`), so cycles it
+    makes cannot pile up.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _collect_young() -> None:
+    """Collect the youngest generation when automatic collection is off."""
+    if not gc.isenabled():
+        gc.collect(0)
+
+
 def _text_lines(path: Path, chunk: int = 1 << 22) -> Iterator[str]:
     """Lines of a plain / gzip / bgzip text file, read in large chunks."""
+    for lines in _text_chunks(path, chunk):
+        yield from lines
+
+
+_FIRST, _SECOND, _REF, _ALT, _INFO = (operator.itemgetter(i) for i in (0, 1, 3, 4, 7))
+
+
+def _text_chunks(path: Path, chunk: int = 1 << 22) -> Iterator[list[str]]:
+    """Lines of a plain / gzip / bgzip text file, a list per chunk of ``chunk`` bytes read."""
     import pysam
 
     with pysam.BGZFile(str(path), "rb") as fh:
@@ -553,9 +822,9 @@ def _text_lines(path: Path, chunk: int = 1 << 22) -> Iterator[str]:
                 rest = data
                 continue
             rest = data[cut + 1:]
-            yield from data[:cut].decode("utf-8", errors="replace").split("\n")
+            yield data[:cut].decode("utf-8", errors="replace").split("\n")
         if rest:
-            yield from rest.decode("utf-8", errors="replace").split("\n")
+            yield rest.decode("utf-8", errors="replace").split("\n")
 
 
 _WORKER: Annotator | None = None  # the annotator a forked worker inherits
@@ -574,22 +843,25 @@ def _worker_batch(job: tuple[str, list[int], list[str], list[list[str]]]) -> lis
 def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Reference, batch: int,
                    threads: int, level: int | None, workers: int = 1,
                    extender: CsqExtender | None = None) -> AnnotationStats:
-    import multiprocessing as mp
     from collections import deque
 
     global _WORKER
     stats = AnnotationStats()
     pool = None
-    if workers > 1 and "fork" in mp.get_all_start_methods():
-        _WORKER = ann  # forked before any thread starts
-        pool = mp.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(str(ref.path),))
+    if workers > 1:
+        import multiprocessing as mp
+
+        if "fork" in mp.get_all_start_methods():
+            _WORKER = ann  # forked before any thread starts
+            pool = mp.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(str(ref.path),))
     writer = BgzfWriter(tmp, level=level, threads=threads) if gz else open(tmp, "w")
     has_ref: dict[str, bool] = {}
     buf: list[list[str]] = []
+    lines: list[str] = []
     pending: deque = deque()
 
     def job(fields: list[list[str]]) -> tuple[str, list[int], list[str], list[list[str]]]:
-        return (fields[0][0], [int(f[1]) for f in fields], [f[3] for f in fields],
+        return (fields[0][0], list(map(int, map(_SECOND, fields))), [f[3] for f in fields],
                 [[] if f[4] == "." else f[4].split(",") for f in fields])
 
     def emit(fields: list[list[str]], res) -> None:
@@ -622,46 +894,99 @@ def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Refer
         if buf:
             fields = buf.copy()
             buf.clear()
-            if pool is None:
+            text = lines.copy()
+            lines.clear()
+            if pool is None and extender is None:
+                alt_col = list(map(_ALT, fields))
+                stats.alleles += sum(map(str.count, alt_col, itertools.repeat(","))) + len(alt_col) \
+                    - alt_col.count(".")
+                flat = ann.annotate_flat(fields[0][0], list(map(int, map(_SECOND, fields))),
+                                         list(map(_REF, fields)), alt_col)
+                writer.write(_block_text(fields, text, *flat, stats))
+            elif pool is None:
                 emit(fields, ((ok, len(e), ",".join(e)) for ok, e in ann.annotate_batch(*job(fields))))
             else:
                 pending.append((fields, pool.apply_async(_worker_batch, (job(fields),))))
+            if extender is not None:
+                _collect_young()
         while pending and (final or len(pending) > 2 * workers):
             fields, fut = pending.popleft()
             emit(fields, fut.get())
 
-    try:
-        header_done = False
-        for n, line in enumerate(_text_lines(vcf_in), 1):
-            if not line:
-                continue
-            if line[0] == "#":
-                if header_done:
-                    raise MalformedInputError("header line after records", path=vcf_in, line=n)
-                if line.startswith("##INFO=<ID=CSQ,") or line.startswith("##FILTER=<ID=REF_MISMATCH,"):
-                    continue
-                if line.startswith("#CHROM"):
-                    line = "\n".join((_header_line(csq_header(extender.fields if extender else None), "INFO"),
-                                      _header_line(_REF_MISMATCH, "FILTER"), line))
-                    header_done = True
-                writer.write(line + "\n")
-                continue
-            if not header_done:
-                raise MalformedInputError("VCF record before the #CHROM header line", path=vcf_in, line=n)
-            f = line.split("\t", 8)
-            if len(f) < 8 or not f[1].isdigit():
-                raise MalformedInputError("VCF record needs 8 tab-separated columns and an integer POS",
-                                          path=vcf_in, line=n)
-            stats.records += 1
-            chrom = f[0]
+    header_done = False
+
+    def add(fs: list[list[str]], ls: list[str]) -> None:
+        """Queue records of one chromosome (batches end at ``batch`` records or a new chromosome)."""
+        c, i = fs[0][0], 0
+        while i < len(fs):
+            if buf and (c != buf[0][0] or len(buf) >= batch):
+                flush()
+            take = min(len(fs) - i, batch - len(buf))
+            buf.extend(fs[i:i + take])
+            lines.extend(ls[i:i + take])
+            i += take
+
+    def one(n: int, line: str) -> None:
+        """Handle line ``n`` (1-based) on its own: header lines, checks, records."""
+        nonlocal header_done
+        if not line:
+            return
+        if line[0] == "#":
+            if header_done:
+                raise MalformedInputError("header line after records", path=vcf_in, line=n)
+            if line.startswith("##INFO=<ID=CSQ,") or line.startswith("##FILTER=<ID=REF_MISMATCH,"):
+                return
+            if line.startswith("#CHROM"):
+                line = "\n".join((_header_line(csq_header(extender.fields if extender else None), "INFO"),
+                                  _header_line(_REF_MISMATCH, "FILTER"), line))
+                header_done = True
+            writer.write(line + "\n")
+            return
+        if not header_done:
+            raise MalformedInputError("VCF record before the #CHROM header line", path=vcf_in, line=n)
+        f = line.split("\t", 8)
+        if len(f) < 8 or not f[1].isdigit():
+            raise MalformedInputError("VCF record needs 8 tab-separated columns and an integer POS",
+                                      path=vcf_in, line=n)
+        count([f])
+        add([f], [line])
+
+    def count(fs: list[list[str]]) -> None:
+        stats.records += len(fs)
+        for chrom in set(map(_FIRST, fs)):
             known = has_ref.get(chrom)
             if known is None:
                 known = has_ref[chrom] = ref.has(chrom)
             if not known:
                 stats.chrom_missing.add(chrom)
-            if buf and (chrom != buf[0][0] or len(buf) >= batch):
-                flush()
-            buf.append(f)
+
+    try:
+        n0 = 0  # lines before the chunk
+        for chunk in _text_chunks(vcf_in):
+            i0 = 0
+            if not header_done:
+                for i0, line in enumerate(chunk, 1):
+                    one(n0 + i0, line)
+                    if header_done:
+                        break
+                else:
+                    i0 = len(chunk)
+            recs = chunk[i0:] if i0 else chunk
+            # records in bulk; a chunk with anything unusual (empty or '#' lines, short
+            # records, non-numeric POS) goes line by line, so errors name the first bad line
+            fs = [ln.split("\t", 8) for ln in recs] if recs and "" not in recs else None
+            if (fs is None or "#" in set(map(_FIRST, recs)) or min(map(len, fs)) < 8
+                    or not all(map(str.isdigit, map(_SECOND, fs)))):
+                for i, line in enumerate(recs, n0 + i0 + 1):
+                    one(i, line)
+            else:
+                count(fs)
+                chroms = list(map(_FIRST, fs))
+                cuts = [0, *(i for i in range(1, len(chroms)) if chroms[i] != chroms[i - 1]), len(fs)] \
+                    if len(set(chroms)) > 1 else [0, len(fs)]
+                for a, b in itertools.pairwise(cuts):
+                    add(fs[a:b], recs[a:b])
+            n0 += len(chunk)
         if not header_done:
             raise MalformedInputError("no #CHROM header line", path=vcf_in)
         flush(final=True)
@@ -672,6 +997,59 @@ def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Refer
             pool.join()
             _WORKER = None
     return stats
+
+
+def _record_parts(f: list[str], ok: bool, n: int, csq: str) -> str:
+    """The output line of one record (``csq``: its entries joined; ``n``: how many)."""
+    if not ok:
+        f[6] = "REF_MISMATCH" if f[6] in (".", "PASS", "") else f[6] + ";REF_MISMATCH"
+    if n:
+        csq = "CSQ=" + csq
+        info = f[7]
+        if info in (".", ""):
+            f[7] = csq
+        elif info.startswith("CSQ=") or ";CSQ=" in info:
+            f[7] = ";".join(csq if kv.startswith("CSQ=") else kv for kv in info.split(";"))
+        else:
+            f[7] = info + ";" + csq
+    return "\t".join(f) + "\n"
+
+
+def _block_text(fields: list[list[str]], lines: list[str], oks: list[bool], entries: list[str],
+                bounds: list[int], stats: AnnotationStats) -> str:
+    """Output text of a batch of records (one string, built with one ``join``).
+
+    The common record (REF matches, INFO ``.`` or without CSQ, no FORMAT / samples) is
+    its input line with ``CSQ=`` and its entries appended; every other record is built
+    by :func:`_record_parts`. The pieces (line heads, entries, separators) are placed in
+    one object array by index, so that no per-entry Python loop runs.
+    """
+    n = len(fields)
+    b = np.asarray(bounds, np.int64)
+    cnt = b[1:] - b[:-1]
+    n_ent = int(b[-1]) if n else 0
+    stats.entries += n_ent
+    parts = np.full(n + 2 * n_ent, ",", object)
+    rec = np.repeat(np.arange(n, dtype=np.int64), cnt)
+    parts[rec + 1 + 2 * np.arange(n_ent, dtype=np.int64)] = entries
+    has = cnt > 0
+    info = list(map(_INFO, fields)) if n and max(map(len, fields)) == 8 else None
+    if info is not None and info.count(".") == n and False not in oks and bool(has.all()):
+        heads: list[str | None] = [ln[:-1] + "CSQ=" for ln in lines]  # sites-only VCF, INFO '.'
+    else:
+        heads = [(ln[:-1] + "CSQ=" if f[7] == "." else ln + ";CSQ=")
+                 if ok and len(f) == 8 and k and (f[7] == "." or (f[7] and "CSQ=" not in f[7])) else None
+                 for f, ln, ok, k in zip(fields, lines, oks, has.tolist(), strict=True)]
+    start = np.arange(n, dtype=np.int64) + 2 * b[:-1]
+    parts[start] = heads
+    parts[(np.arange(n, dtype=np.int64) + 2 * b[1:])[has]] = "\n"
+    for j in [j for j, h in enumerate(heads) if h is None] if None in heads else ():
+        # the general case: the whole line in the record's first slot
+        if not oks[j]:
+            stats.ref_mismatch += 1
+        parts[start[j]:start[j] + 1 + 2 * cnt[j]] = ""
+        parts[start[j]] = _record_parts(fields[j], oks[j], int(cnt[j]), ",".join(entries[b[j]:b[j + 1]]))
+    return "".join(parts.tolist())
 
 
 def _annotate_cyvcf2(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Reference,
@@ -713,6 +1091,8 @@ def _annotate_cyvcf2(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Ref
                 stats.entries += len(entries)
             writer.write_record(v)
         buf.clear()
+        if extender is not None:
+            _collect_young()
 
     try:
         for v in reader:

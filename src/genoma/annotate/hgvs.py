@@ -48,6 +48,8 @@ def translate(seq: str, *, to_stop: bool = False, partial: bool = True, mito: bo
         Use the vertebrate mitochondrial code.
     """
     table = _MITO if mito else CODON_TABLE
+    if len(seq) == 3:  # one codon (most calls); a stop is kept with or without to_stop
+        return table.get(seq, "X")
     n = len(seq) - len(seq) % 3
     if not to_stop:
         prot = "".join([table.get(seq[i:i + 3], "X") for i in range(0, n, 3)])
@@ -159,7 +161,7 @@ def protein_change(ref: str, alt: str, *, frameshift: bool, syn_pos: int | None,
     """
     if start_lost:
         return f"{_aa(ref[0]) if ref else 'Met'}1?"
-    k = _common_prefix(ref, alt)
+    k = len(ref) if ref == alt else _common_prefix(ref, alt)
     if k == len(ref) and k == len(alt):
         if syn_pos is None or syn_pos < 1 or syn_pos > len(ref):
             return None
@@ -183,7 +185,10 @@ def protein_change(ref: str, alt: str, *, frameshift: bool, syn_pos: int | None,
     # in-frame: trim the common suffix (not past the common prefix)
     if "*" in alt[k:] and alt[k] == "*":
         return f"{_aa(ref[k])}{k + 1}Ter"
-    s = _common_prefix(ref[k:][::-1], alt[k:][::-1])
+    if len(ref) == len(alt) and ref[k + 1:] == alt[k + 1:]:  # one residue differs (missense)
+        s = len(ref) - k - 1
+    else:
+        s = _common_prefix(ref[k:][::-1], alt[k:][::-1])
     r = ref[k:len(ref) - s]
     a = alt[k:len(alt) - s]
     if a.endswith("*") and "*" not in r:
