@@ -81,7 +81,8 @@ def prepare(args: argparse.Namespace) -> None:
     if not (sim / "cohort.vcz").exists():
         sim.mkdir(exist_ok=True)
         res = simulate_cohort(sim / "cohort.vcz", args.samples, args.length, seed=args.seed,
-                              variants_chunk_size=args.variants_chunk)
+                              variants_chunk_size=args.variants_chunk, min_maf=args.min_maf,
+                              max_variants=args.max_variants)
         res.pheno.to_csv(sim / "pheno.tsv", sep="\t", index=False, float_format="%.8g")
         res.covar.to_csv(sim / "covar.tsv", sep="\t", index=False)
         res.samples.to_csv(sim / "samples.tsv", sep="\t", index=False)
@@ -99,7 +100,7 @@ def prepare(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     from genoma.analyses.cohort.sparse import GROUP, build_carrier_index
 
-    idx = build_carrier_index(ds)
+    idx = build_carrier_index(ds) if not args.no_carrier_index else None
     t_idx = time.perf_counter() - t
     pheno = pd.read_csv(sim / "pheno.tsv", sep="\t")
     covar = pd.read_csv(sim / "covar.tsv", sep="\t")
@@ -113,9 +114,12 @@ def prepare(args: argparse.Namespace) -> None:
             "store_bytes": sum(f.stat().st_size for f in (sim / "cohort.vcz").rglob("*")
                                if f.is_file()),
             "pgen_bytes": (work / "plink.pgen").stat().st_size,
-            "carrier_index_s": round(t_idx, 1), "carrier_entries": int(idx.offsets[-1]),
-            "carrier_index_bytes": sum(f.stat().st_size for f in
-                                       (sim / "cohort.vcz" / GROUP).rglob("*") if f.is_file())}
+            "min_maf": args.min_maf, "max_variants": args.max_variants}
+    if idx is not None:
+        info.update({"carrier_index_s": round(t_idx, 1), "carrier_entries": int(idx.offsets[-1]),
+                     "carrier_index_bytes": sum(f.stat().st_size for f in
+                                                (sim / "cohort.vcz" / GROUP).rglob("*")
+                                                if f.is_file())})
     (work / "prepare.json").write_text(json.dumps(info, indent=2))
     print(json.dumps(info, indent=2))
 
@@ -195,6 +199,11 @@ def run(args: argparse.Namespace) -> None:
         "genoma LocalCluster 2×1": [*base, "-o", str(work / "g_lc2"), "--scheduler", "local",
                                     "--workers", "2", "--memory-limit", args.memory],
     }
+    envs: dict[str, dict[str, str]] = {}
+    if args.baseline:  # another genoma source tree (e.g. `git archive HEAD src | tar -x`)
+        name = "genoma baseline threads (2)"
+        configs[name] = [*base, "-o", str(work / "g_base"), "--carrier-index", "off"]
+        envs[name] = {**os.environ, "PYTHONPATH": args.baseline}
     if args.only:
         configs = {k: v for k, v in configs.items() if any(o in k for o in args.only.split(","))}
     from genoma.analyses.cohort.sparse import ensure_carrier_index
@@ -213,7 +222,7 @@ def run(args: argparse.Namespace) -> None:
     for rep in range(args.repeats):
         for name, cmd in configs.items():
             loads.append(os.getloadavg()[0])
-            w, c, r = _timed(cmd)
+            w, c, r = _timed(cmd, envs.get(name))
             times[name].append(w)
             cpus[name].append(c)
             rss[name] = max(rss[name], r)
@@ -242,9 +251,16 @@ def run(args: argparse.Namespace) -> None:
             y = pd.to_numeric(m[theirs], errors="coerce").to_numpy()
             x = np.array([float(f"{v:.6g}") for v in m[ours]])
             ok = np.isfinite(x) & np.isfinite(y) & (y != 0)
+            full = m[ours].to_numpy(dtype=float)
+            half_unit = 0.5 * 10.0 ** (np.floor(np.log10(np.abs(y[ok]))) - 5)
             agree[ours] = {"compared": int(ok.sum()),
                            "max_rel_diff_at_6_digits": float(np.max(np.abs(x[ok] - y[ok])
-                                                                    / np.abs(y[ok])))}
+                                                                    / np.abs(y[ok]))),
+                           # full precision vs plink2's 6 printed digits
+                           "max_rel_diff": float(np.max(np.abs(full[ok] - y[ok])
+                                                        / np.abs(y[ok]))),
+                           "within_half_unit_of_6th_digit": int(
+                               (np.abs(full[ok] - y[ok]) <= half_unit * (1 + 1e-6)).sum())}
         agree["na_mismatch"] = int((pd.to_numeric(m[theirs], errors="coerce").isna()
                                     != m[ours].isna()).sum())
     result = {"model": model, "repeats": args.repeats,
@@ -264,7 +280,7 @@ def run(args: argparse.Namespace) -> None:
     out = work / f"result_{model}.json"
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
-    for d in ("g_lc1", "g_lc2"):
+    for d in ("g_lc1", "g_lc2", "g_base"):
         shutil.rmtree(work / d, ignore_errors=True)
 
 
@@ -278,12 +294,21 @@ def main() -> None:
     p.add_argument("--length", type=int, default=11_000_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--variants-chunk", type=int, default=None)
+    p.add_argument("--min-maf", type=float, default=0.0,
+                   help="keep only variants with MAF >= this (dense, common-variant data)")
+    p.add_argument("--max-variants", type=int, default=None,
+                   help="keep the first N passing variants (position order)")
+    p.add_argument("--no-carrier-index", action="store_true",
+                   help="do not build genoma's carrier index in the store")
     r = sub.add_parser("run")
     r.add_argument("--work", required=True)
     r.add_argument("--repeats", type=int, default=3)
     r.add_argument("--logistic", action="store_true")
     r.add_argument("--memory", default="4GB", help="LocalCluster memory per worker")
     r.add_argument("--only", default="", help="comma-separated config name fragments")
+    r.add_argument("--baseline", default="",
+                   help="src directory of another genoma version to time as well (dense scan, "
+                        "--carrier-index off, so it never writes an index into the store)")
     r.add_argument("--dense", action="store_true",
                    help="also time the dense scan of call_genotype once (in-process)")
     args = ap.parse_args()

@@ -332,10 +332,21 @@ def simulate_cmd(
     variants_chunk: int | None = typer.Option(None, "--variants-chunk"),
     samples_chunk: int | None = typer.Option(None, "--samples-chunk"),
     processes: int = typer.Option(0, "--processes", "-p"),
+    min_maf: float = typer.Option(
+        0.0, "--min-maf",
+        help="Keep only variants with minor allele frequency >= MIN_MAF (e.g. 0.01 for a "
+             "dense, common-variant cohort); filtered before anything is written."),
+    max_variants: int | None = typer.Option(
+        None, "--max-variants", help="Keep at most N variants (the first passing ones by "
+                                     "position)."),
     force: bool = typer.Option(False, "--force"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Simulate a YRI/CEU/CHB cohort (msprime OutOfAfrica_3G09) straight to Zarr."""
+    """Simulate a YRI/CEU/CHB cohort (msprime OutOfAfrica_3G09) straight to Zarr.
+
+    By default every simulated site is kept (mostly rare variants); --min-maf and
+    --max-variants drop sites from the tree sequence before the store is written.
+    """
     from genoma.io.output import check_output_dir, run_directory
     from genoma.sim.cohort import simulate_cohort
 
@@ -346,15 +357,17 @@ def simulate_cmd(
                               n_causal=n_causal, h2=h2, prevalence=prevalence,
                               variants_chunk_size=variants_chunk,
                               samples_chunk_size=samples_chunk, worker_processes=processes,
-                              show_progress=not json_out)
+                              show_progress=not json_out, min_maf=min_maf,
+                              max_variants=max_variants)
         res.samples.to_csv(tmp / "samples.tsv", sep="\t", index=False)
         res.pheno.to_csv(tmp / "pheno.tsv", sep="\t", index=False, float_format="%.8g")
         res.covar.to_csv(tmp / "covar.tsv", sep="\t", index=False)
         res.causal.to_csv(tmp / "causal.tsv", sep="\t", index=False)
         summary = {"samples": samples, "variants": res.n_variants, "length": length,
-                   "seed": seed, "store": str(Path(out) / "cohort.vcz")}
+                   "seed": seed, "min_maf": min_maf, "max_variants": max_variants,
+                   "store": str(Path(out) / "cohort.vcz")}
         _manifest("cohort simulate", tmp, t0, summary, [], samples=samples, length=length,
-                  seed=seed)
+                  seed=seed, min_maf=min_maf, max_variants=max_variants)
     if json_out:
         emit_json(summary)
 

@@ -30,8 +30,8 @@ import pandas as pd
 
 from genoma.errors import UsageError
 
-__all__ = ["POPULATIONS", "SimulatedCohort", "out_of_africa_3g09", "simulate_cohort",
-           "simulate_phenotypes", "simulate_tree_sequence"]
+__all__ = ["POPULATIONS", "SimulatedCohort", "filter_sites", "out_of_africa_3g09",
+           "simulate_cohort", "simulate_phenotypes", "simulate_tree_sequence", "site_alt_freq"]
 
 #: Population names of the model (YRI-like, CEU-like, CHB-like).
 POPULATIONS = ("YRI", "CEU", "CHB")
@@ -96,6 +96,90 @@ def simulate_tree_sequence(n_samples: int, length: int, *, seed: int = 1,
                               sequence_length=length, recombination_rate=RECOMBINATION_RATE,
                               ploidy=2, random_seed=seed)
     return msprime.sim_mutations(ts, rate=MUTATION_RATE, random_seed=seed + 1)
+
+
+def site_alt_freq(ts: Any) -> np.ndarray:
+    """Frequency of each site's first ALT allele over the sample haplotypes.
+
+    The first ALT allele is the one ``bio2zarr.tskit`` stores as allele index 1 (the
+    derived state of the site's first mutation), i.e. the allele whose dosage genoma
+    tests (:func:`genoma.model.cohort.alt_dosage_block`), so ``min(f, 1 - f)`` is the MAF
+    genoma and plink2 report on the written store. Sites with one mutation are counted
+    from the trees (samples under the mutation's node, no genotype decoding); the few
+    sites with several mutations are decoded.
+
+    Parameters
+    ----------
+    ts
+        A ``tskit.TreeSequence`` (no missing data).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(num_sites,)`` float64.
+    """
+    import tskit
+
+    n = ts.num_samples
+    freq = np.zeros(ts.num_sites)
+    multi: list[int] = []
+    for tree in ts.trees():
+        for site in tree.sites():
+            muts = site.mutations
+            if len(muts) == 1:
+                freq[site.id] = tree.num_samples(muts[0].node) / n
+            elif len(muts) > 1:
+                multi.append(site.id)
+    if multi:
+        var = tskit.Variant(ts)
+        for sid in multi:
+            var.decode(sid)
+            freq[sid] = np.count_nonzero(var.genotypes == 1) / n
+    return freq
+
+
+def _check_site_filter(min_maf: float, max_variants: int | None) -> None:
+    if not 0.0 <= min_maf <= 0.5:
+        raise UsageError(f"min_maf must be between 0 and 0.5 (got {min_maf})")
+    if max_variants is not None and max_variants < 1:
+        raise UsageError(f"max_variants must be at least 1 (got {max_variants})")
+
+
+def filter_sites(ts: Any, *, min_maf: float = 0.0, max_variants: int | None = None) -> Any:
+    """Keep the sites with ``MAF >= min_maf`` (first in position order, at most ``max_variants``).
+
+    Parameters
+    ----------
+    ts
+        A ``tskit.TreeSequence``.
+    min_maf
+        Minor allele frequency threshold on the first ALT allele (:func:`site_alt_freq`);
+        0 keeps every site.
+    max_variants
+        Keep at most this many passing sites, the first ones by position; None: all.
+
+    Returns
+    -------
+    tskit.TreeSequence
+        The same trees with the other sites (and their mutations) deleted; unchanged when
+        nothing is removed.
+
+    Raises
+    ------
+    UsageError
+        ``min_maf`` outside ``[0, 0.5]`` or ``max_variants < 1``.
+    """
+    _check_site_filter(min_maf, max_variants)
+    keep = np.ones(ts.num_sites, dtype=bool)
+    if min_maf > 0:
+        f = site_alt_freq(ts)
+        keep = np.minimum(f, 1.0 - f) >= min_maf
+    if max_variants is not None:  # sites are sorted by position in a tree sequence
+        kept = np.flatnonzero(keep)
+        keep[kept[max_variants:]] = False
+    if keep.all():
+        return ts
+    return ts.delete_sites(np.flatnonzero(~keep))
 
 
 @dataclass
@@ -168,7 +252,8 @@ def simulate_cohort(out: str | Path, n_samples: int, length: int, *, seed: int =
                     contig: str = "chr1", n_causal: int = 100, h2: float = 0.3,
                     prevalence: float = 0.2, variants_chunk_size: int | None = None,
                     samples_chunk_size: int | None = None, worker_processes: int = 0,
-                    show_progress: bool = False) -> SimulatedCohort:
+                    show_progress: bool = False, min_maf: float = 0.0,
+                    max_variants: int | None = None) -> SimulatedCohort:
     """Simulate a cohort into ``out/cohort.vcz`` plus ``samples/pheno/covar/causal.tsv``.
 
     Parameters
@@ -183,6 +268,11 @@ def simulate_cohort(out: str | Path, n_samples: int, length: int, *, seed: int =
         See :func:`simulate_phenotypes`.
     variants_chunk_size, samples_chunk_size, worker_processes, show_progress
         Passed to ``bio2zarr.tskit.convert``.
+    min_maf, max_variants
+        Keep only sites with a minor allele frequency of at least ``min_maf``, the first
+        ``max_variants`` of them by position (:func:`filter_sites`), before anything is
+        written; the defaults keep every site. Recorded in the store's
+        ``genoma_simulation`` attribute.
 
     Returns
     -------
@@ -194,7 +284,10 @@ def simulate_cohort(out: str | Path, n_samples: int, length: int, *, seed: int =
     from genoma.io.vcz import finalise_store, open_cohort, partial_path
 
     store = Path(out).resolve()
+    _check_site_filter(min_maf, max_variants)  # before the (long) simulation
     ts = simulate_tree_sequence(n_samples, length, seed=seed)
+    simulated_sites = ts.num_sites
+    ts = filter_sites(ts, min_maf=min_maf, max_variants=max_variants)
     names = [f"S{i + 1:06d}" for i in range(ts.num_individuals)]
     pop_names = [p.metadata.get("name", str(p.id)) if isinstance(p.metadata, dict) else str(p.id)
                  for p in ts.populations()]
@@ -217,7 +310,9 @@ def simulate_cohort(out: str | Path, n_samples: int, length: int, *, seed: int =
             "genoma_simulation": {"model": "OutOfAfrica_3G09", "n_samples": n_samples,
                                   "length": length, "seed": seed,
                                   "mutation_rate": MUTATION_RATE,
-                                  "recombination_rate": RECOMBINATION_RATE}})
+                                  "recombination_rate": RECOMBINATION_RATE,
+                                  "min_maf": min_maf, "max_variants": max_variants,
+                                  "simulated_sites": simulated_sites}})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
