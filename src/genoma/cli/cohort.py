@@ -98,6 +98,7 @@ def gwas_cmd(
 ) -> None:
     """Linear or logistic association of every variant (additive, with covariates)."""
     from genoma.analyses.cohort.gwas import VERSION, gwas, make_design, tsv_chunks
+    from genoma.errors import UsageError
     from genoma.io.output import check_output_dir, run_directory
     from genoma.io.vcz import open_cohort
     from genoma.scale.cluster import dask_context, describe_scheduler
@@ -111,6 +112,13 @@ def gwas_cmd(
                              _read_table(covar) if covar else None, pheno_column=pheno_name,
                              covariate_columns=covar_names.split(",") if covar_names else None,
                              model="logistic" if logistic else "linear")
+        if carrier_index not in ("auto", "use", "off"):
+            raise UsageError(f"--carrier-index must be auto, use or off (got {carrier_index!r})")
+        if carrier_index == "auto":
+            # the one step that writes into the store: build (or refresh) the index first
+            from genoma.analyses.cohort.sparse import ensure_carrier_index
+
+            ensure_carrier_index(ds)
         table = gwas(ds, design, firth_fallback=not no_firth, variants_chunk=variants_chunk,
                      carrier_index=carrier_index)  # type: ignore[arg-type]
         sched = describe_scheduler(client)

@@ -62,6 +62,9 @@ def test_import_gwas_pca(vcfs: dict) -> None:
         assert len(t) == 80 and t.chrom.isin(["chr1", "chr2"]).all() and (t.n == 120).all()
         assert (out / "manifest.json").is_file()
         assert (out / "manhattan.png").is_file() == ("--plots" in extra)
+    r = runner.invoke(root, ["cohort", "gwas", str(store), "--pheno", str(d / "pheno.tsv"),
+                             "-o", str(d / "bad"), "--carrier-index", "sometimes"])
+    assert r.exit_code == 2, r.output
     r = runner.invoke(root, ["cohort", "pca", str(store), "-o", str(d / "pca"), "-k", "3",
                              "--ld-r2", "1"])
     assert r.exit_code == 0, r.output

@@ -180,8 +180,9 @@ def test_sparse_scan_equals_plink2(cohort: dict) -> None:
 
 
 def test_auto_indexes_only_sparse_cohorts(cohort: dict, tmp_path: Path) -> None:
-    """``auto`` builds an index for rare-variant data, not for dense common-variant data
-    (where the dense scan is cheaper), and both scans give the same statistics."""
+    """``ensure_carrier_index`` builds an index for rare-variant data, not for dense
+    common-variant data (where the dense scan is cheaper); ``gwas`` itself never writes
+    into the store; both scans give the same statistics."""
     rng = np.random.default_rng(5)
     samples = [f"S{i:03d}" for i in range(N)]
     dense_store = tmp_path / "dense.vcz"
@@ -203,6 +204,21 @@ def test_auto_indexes_only_sparse_cohorts(cohort: dict, tmp_path: Path) -> None:
     frac = sparse.estimate_carrier_fraction(rds)
     assert frac == pytest.approx(np.count_nonzero(gt.any(axis=2)) / gt[..., 0].size, rel=0.5)
     assert frac < sparse.MAX_AUTO_CARRIER_FRACTION
+    before = gwas(rds, _design(rds, cohort), carrier_index="auto")
+    assert before.attrs["genotype_source"] == "call_genotype"  # the analysis never builds
+    assert not (rare_store / sparse.GROUP).exists()
+    # the CLI's --carrier-index auto (the default) is the step that builds it
+    from typer.testing import CliRunner
+
+    from genoma.cli.main import app
+
+    cohort["pheno"].to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    r = CliRunner().invoke(app, ["cohort", "gwas", str(rare_store), "--pheno",
+                                 str(tmp_path / "pheno.tsv"), "--pheno-name", "qt",
+                                 "-o", str(tmp_path / "out"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert (rare_store / sparse.GROUP).is_dir()
+    assert sparse.open_carrier_index(rds) is not None
     fast = gwas(rds, _design(rds, cohort), carrier_index="auto")
     assert fast.attrs["genotype_source"] == "carrier_index"
     slow = gwas(rds, _design(rds, cohort), carrier_index="off")

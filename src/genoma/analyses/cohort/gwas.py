@@ -865,12 +865,12 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
         If False return the lazy Dask array of statistics instead of a table.
     carrier_index
         Read genotypes through the store's carrier index
-        (:mod:`genoma.analyses.cohort.sparse`): ``auto`` uses a current index and builds
-        it first when it is absent or stale and the store is a local writable directory
-        (one dense pass; later scans read only carriers and missing calls); ``use`` uses
-        it only if already current; ``off`` always scans ``call_genotype`` densely. The
-        statistics are the same either way (only the summation order differs). A
-        build happens at call time, also with ``compute=False``.
+        (:mod:`genoma.analyses.cohort.sparse`) when it is current: ``auto`` and ``use``
+        read it when present (else the dense scan), ``off`` always scans
+        ``call_genotype`` densely. The statistics are the same either way (only the
+        summation order differs). This function never writes: building the index is
+        the caller's step (:func:`genoma.analyses.cohort.sparse.ensure_carrier_index`,
+        done by ``genoma cohort gwas --carrier-index auto``).
 
     Returns
     -------
@@ -890,11 +890,7 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
     vchunk = variants_chunk or g.chunks[0][0]
     if carrier_index not in ("auto", "use", "off"):
         raise UsageError(f"carrier_index must be auto, use or off (got {carrier_index!r})")
-    index = None
-    if carrier_index == "auto":
-        index = sparse.ensure_carrier_index(ds)
-    elif carrier_index == "use":
-        index = sparse.open_carrier_index(ds)
+    index = sparse.open_carrier_index(ds) if carrier_index != "off" else None
     if index is not None:
         # linear: cheap tasks (~10 ms per 1,000 variants), so ranges of >= 16,384 variants
         # (fewer tasks, batched finishing); logistic: the store's chunks (dense fits)
