@@ -152,12 +152,18 @@ class TranscriptContext:
     tx
         The transcript.
     chrom_seq
-        Sequence of the transcript's chromosome (upper case, 0-based string).
+        Sequence of the transcript's chromosome, or of a window of it covering the
+        transcript (upper case).
+    offset
+        0-based genomic position of ``chrom_seq[0]`` (0: the whole chromosome): genomic
+        0-based ``x`` is ``seq[x - off]``. :attr:`seq` and :attr:`off` may be replaced
+        together by another window covering the transcript.
     """
 
-    def __init__(self, tx: Transcript, chrom_seq: str):
+    def __init__(self, tx: Transcript, chrom_seq: str, offset: int = 0):
         self.tx = tx
         self.seq = chrom_seq
+        self.off = offset
         self.gs = [int(x) for x in tx.exon_starts]
         self.ge = [int(x) for x in tx.exon_ends]
         n = len(self.gs)
@@ -211,7 +217,8 @@ class TranscriptContext:
     def cdna(self) -> str:
         """Spliced transcript sequence (transcript orientation)."""
         if self._cdna is None:
-            parts = [self.seq[s - 1:e] for s, e in zip(self.gs, self.ge, strict=True)]
+            off = self.off
+            parts = [self.seq[s - 1 - off:e - off] for s, e in zip(self.gs, self.ge, strict=True)]
             s = "".join(parts)
             self._cdna = s if self.tx.strand == 1 else revcomp(s)
         return self._cdna
@@ -638,13 +645,13 @@ def _trim(start: int, ref: str, alt: str) -> tuple[int, str, str]:
 def _hgvs(al: Allele, ctx: TranscriptContext, out: TranscriptConsequence) -> None:
     """Fill HGVSc / HGVSp (3'-shifted as VEP does)."""
     tx = ctx.tx
-    seq = ctx.seq
+    seq, off = ctx.seq, ctx.off
     if al.start < tx.start or al.end > tx.end:  # VEP: no HGVSc for alleles leaving the transcript
         return
     start, ref, alt = _trim(al.start, al.ref, al.alt)
     fwd = tx.strand == 1
     prefix = f"{tx.versioned_id}:{'c' if ctx.ccs is not None else 'n'}."
-    lo, hi = tx.start - 1, tx.end  # 0-based half-open shifting bounds
+    lo, hi = tx.start - 1 - off, tx.end - off  # shifting bounds: 0-based half-open, in seq
     shift = 0
     if ref and alt:
         end = start + len(ref) - 1
@@ -658,23 +665,25 @@ def _hgvs(al: Allele, ctx: TranscriptContext, out: TranscriptConsequence) -> Non
             desc = f"{rng}delins{alt if fwd else revcomp(alt)}"
         g_s, g_e, g_alt = start, end, alt
     elif ref:  # deletion
-        s0, e0 = shift_deletion(seq, start - 1, start - 1 + len(ref), fwd, lo, hi)
+        s0, e0 = shift_deletion(seq, start - 1 - off, start - 1 - off + len(ref), fwd, lo, hi)
+        s0, e0 = s0 + off, e0 + off
         shift = abs(s0 - (start - 1))
         g_s, g_e, g_alt = s0 + 1, e0, ""
         a, b = (g_s, g_e) if fwd else (g_e, g_s)
         desc = f"{ctx.hgvs_pos(a, False)}del" if g_s == g_e else f"{ctx.hgvs_pos(a, False)}_{ctx.hgvs_pos(b, False)}del"
     elif alt:  # insertion before genomic position `start`
-        p0, ins_seq = shift_insertion(seq, start - 1, alt, fwd, lo, hi)
+        p0, ins_seq = shift_insertion(seq, start - 1 - off, alt, fwd, lo, hi)
+        p0 += off
         shift = abs(p0 - (start - 1))
         n = len(ins_seq)
         if fwd:
-            if seq[p0 - n:p0] == ins_seq and p0 - n + 1 >= tx.start:
+            if seq[p0 - n - off:p0 - off] == ins_seq and p0 - n + 1 >= tx.start:
                 d_s, d_e = p0 - n + 1, p0
                 desc = f"{ctx.hgvs_pos(d_s, False)}dup" if n == 1 else f"{ctx.hgvs_pos(d_s, False)}_{ctx.hgvs_pos(d_e, False)}dup"
             else:
                 desc = f"{ctx.hgvs_pos(p0, False)}_{ctx.hgvs_pos(p0 + 1, False)}ins{ins_seq}"
         else:
-            if seq[p0:p0 + n] == ins_seq and p0 + n <= tx.end:
+            if seq[p0 - off:p0 + n - off] == ins_seq and p0 + n <= tx.end:
                 d_s, d_e = p0 + 1, p0 + n
                 desc = f"{ctx.hgvs_pos(d_e, False)}dup" if n == 1 else f"{ctx.hgvs_pos(d_e, False)}_{ctx.hgvs_pos(d_s, False)}dup"
             else:

@@ -46,8 +46,8 @@ from genoma.annotate.hgvs import AA3, CODON_TABLE, shift_deletion, shift_inserti
 from genoma.annotate.model_cache import load_transcripts
 from genoma.annotate.sequence import Reference, revcomp
 from genoma.annotate.transcripts import Transcript, TranscriptIndex
+from genoma.chrom import canonical_chrom
 from genoma.errors import InputMissingError, MalformedInputError, UsageError
-from genoma.model.variant import canonical_chrom
 
 __all__ = ["CSQ_FIELDS", "AnnotationStats", "Annotator", "CsqExtender", "annotate_vcf", "csq_header"]
 
@@ -207,6 +207,13 @@ class Annotator:
         Disable the vectorised fast path.
     """
 
+    #: Records of a batch more than this many bases apart (transcripts they touch
+    #: included) are annotated in separate groups, each reading only its own reference
+    #: window (:meth:`annotate_flat`). Reading 1 Mb of bgzip FASTA costs 1.4–4.4 ms, a
+    #: group ≈ 0.1–0.3 ms of fixed work: on chr21's genes the run time is flat from
+    #: 64 kb to 1 Mb (docs/bench/annotate.md, "Reference windows").
+    max_gap: int = 1 << 18
+
     def __init__(self, transcripts: list[Transcript], reference: Reference, *, per_pair: bool = False):
         self.transcripts = transcripts
         self.index = TranscriptIndex(transcripts)
@@ -216,10 +223,13 @@ class Annotator:
         self._info: dict[int, _TxInfo] = {}
         self._chrom: str | None = None
 
-    def _tx(self, i: int, chrom_seq: str) -> _TxInfo:
+    def _tx(self, i: int, chrom_seq: str, offset: int) -> _TxInfo:
+        """The transcript's shared strings and context, its sequence set to the window."""
         info = self._info.get(i)
         if info is None:
-            info = self._info[i] = _TxInfo(TranscriptContext(self.transcripts[i], chrom_seq))
+            info = self._info[i] = _TxInfo(TranscriptContext(self.transcripts[i], chrom_seq, offset))
+        else:
+            info.ctx.seq, info.ctx.off = chrom_seq, offset
         return info
 
     def annotate_batch(self, chrom: str, positions: list[int], refs: list[str],
@@ -342,11 +352,26 @@ class Annotator:
             ``(oks, entries, bounds)``: per record whether REF matches the FASTA; the
             CSQ entries of every record in record order; record ``j``'s entries are
             ``entries[bounds[j]:bounds[j + 1]]``.
+
+        Notes
+        -----
+        The reference is read for the span of the records and of every transcript they
+        touch (plus 100 bases). A batch whose records fall apart into groups more than
+        :attr:`max_gap` bases apart (the span of the touched transcripts included, so no
+        transcript spans a gap) is annotated group by group, each reading only its own
+        window: an exome-like batch reads the windows around its genes, not the
+        chromosome between them. The entries do not depend on the grouping.
         """
         c = canonical_chrom(chrom)
         if c != self._chrom:
             self._info.clear()
             self._chrom = c
+        return self._flat(c, positions, refs, alts, True)
+
+    def _flat(self, c: str, positions: list[int], refs: list[str], alts: list[list[str]] | list[str],
+              split: bool) -> tuple[list[bool], list[str], list[int]]:
+        """:meth:`annotate_flat` on canonical chromosome ``c``; ``split``: annotate groups
+        of records separated by more than :attr:`max_gap` one by one."""
         # -- alleles (VEP convention), flat ------------------------------------------
         a_first, vs, ve, a_ref, a_alt, a_lab, a_snv_arr = self._alleles(positions, refs, alts)
         a_vs = vs.tolist()
@@ -367,16 +392,19 @@ class Annotator:
         lo = min(int(p0.min()) + 1 if len(p0) else 1,
                  int(self.arrays.start[touched].min()) if len(touched) else 1 << 62)
         hi = max(int(e0.max()) + 1 if len(e0) else 0, int(self.arrays.end[touched].max()) if len(touched) else 0)
-        seq = self.reference.region(c, lo - 100, hi + 100) if positions else ""
+        if split and hi - lo > self.max_gap and len(positions) > 1:
+            cuts = self._cuts(p0 + 1, e0, a_first, qi, ti)
+            if cuts:
+                return self._groups(c, positions, refs, alts, cuts)
+        off, seq = self.reference.window(c, lo - 100, hi + 100) if positions else (0, "")
         if seq:
             joined = "".join(refs)
             up = refs if joined == joined.upper() else [r.upper() for r in refs]
-            oks = list(map(operator.eq, map(seq.__getitem__, map(slice, p0.tolist(), e0.tolist())), up))
+            oks = list(map(operator.eq, map(seq.__getitem__, map(slice, (p0 - off).tolist(),
+                                                                 (e0 - off).tolist())), up))
         else:
             oks = [True] * len(positions)
-        for info in self._info.values():  # a grown window covers the old one
-            info.ctx.seq = seq
-        infos = {t: self._tx(t, seq) for t in touched.tolist()}
+        infos = {t: self._tx(t, seq, off) for t in touched.tolist()}
         # -- per-pair path for the pairs that need sequence work ---------------------
         so = np.empty(n_pairs, np.int64)
         so[cls == PAIR_UP] = SO_RANK["upstream_gene_variant"]
@@ -448,6 +476,41 @@ class Annotator:
             e_first = bounds_a
             entries = out.tolist()
         return oks, entries, e_first[np.asarray(a_first, np.int64)].tolist()
+
+    def _cuts(self, lo: np.ndarray, hi: np.ndarray, a_first: list[int], qi: np.ndarray,
+              ti: np.ndarray) -> list[int]:
+        """Record indices ``j`` before which a batch splits: every record before ``j`` and
+        the transcripts it touches end more than :attr:`max_gap` bases before every
+        record from ``j`` on and its transcripts start (records in any order).
+
+        ``lo``, ``hi``: per record its first and last base; ``qi``, ``ti``: the kept
+        (allele, transcript) pairs, ``qi`` sorted.
+        """
+        lo, hi = lo.copy(), hi.copy()
+        if len(qi):
+            rec = np.searchsorted(np.asarray(a_first, np.int64), qi, side="right") - 1
+            heads = np.flatnonzero(np.concatenate(([True], rec[1:] != rec[:-1])))
+            r = rec[heads]
+            lo[r] = np.minimum(lo[r], np.minimum.reduceat(self.arrays.start[ti], heads))
+            hi[r] = np.maximum(hi[r], np.maximum.reduceat(self.arrays.end[ti], heads))
+        left = np.maximum.accumulate(hi)[:-1]  # last base needed by records 0..j-1
+        right = np.minimum.accumulate(lo[::-1])[::-1][1:]  # first base needed by records j..
+        return (np.flatnonzero(right - left > self.max_gap) + 1).tolist()
+
+    def _groups(self, c: str, positions: list[int], refs: list[str], alts: list[list[str]] | list[str],
+                cuts: list[int]) -> tuple[list[bool], list[str], list[int]]:
+        """Annotate the groups of records between ``cuts`` one by one (own windows)."""
+        oks: list[bool] = []
+        entries: list[str] = []
+        bounds: list[int] = []
+        for a, b in itertools.pairwise([0, *cuts, len(positions)]):
+            o, e, bd = self._flat(c, positions[a:b], refs[a:b], alts[a:b], False)
+            n = len(entries)
+            oks += o
+            entries += e
+            bounds += [x + n for x in bd[:-1]]
+        bounds.append(len(entries))
+        return oks, entries, bounds
 
     def _exon_snvs(self, idx: np.ndarray, qi: np.ndarray, ti: np.ndarray, infos: dict[int, _TxInfo],
                    a_vs: list[int], a_ref: list[str], a_alt: list[str]) -> dict[int, tuple[int, str]]:
@@ -548,11 +611,12 @@ class Annotator:
             return
         # indels (and MNVs): the 3' shift per allele and strand, then every pair whose
         # shifted allele stays inside its intron is formatted from the distances as above
-        seq = infos[int(t_idx[0])].ctx.seq
+        ctx0 = infos[int(t_idx[0])].ctx  # every context of the batch holds the same window
+        seq, off = ctx0.seq, ctx0.off
         anchors = np.asarray(anchs, object)
         r_fwd = plus[rest]
         u_key, u_inv = np.unique(a_idx[rest] * 2 + r_fwd, return_inverse=True)
-        sh = [_shift_indel(seq, int(vs[k >> 1]), a_ve[k >> 1], a_ref[k >> 1], a_alt[k >> 1], bool(k & 1))
+        sh = [_shift_indel(seq, off, int(vs[k >> 1]), a_ve[k >> 1], a_ref[k >> 1], a_alt[k >> 1], bool(k & 1))
               for k in u_key.tolist()]
         none = (0, 0, 0, 0, "", 0)
         u_a, u_b, u_steps, u_room0, u_suffix, u_ok = (list(x) for x in zip(*(h or none for h in sh), strict=True))
@@ -592,11 +656,16 @@ class Annotator:
                       f"{res.hgvs_offset}|{infos[t].tail}{'1' if pickl[k] else ''}")
 
 
-def _shift_indel(seq: str, start: int, end: int, ref: str, alt: str,
+def _shift_indel(seq: str, off: int, start: int, end: int, ref: str, alt: str,
                  fwd: bool) -> tuple[int, int, int, int, str, bool] | None:
     """The 3'-shifted HGVS description of a deletion or insertion, independent of the
     transcript (as :func:`~genoma.annotate.consequence._hgvs` computes it with the
     whole sequence as bounds).
+
+    ``seq`` is a window of the chromosome starting at 0-based ``off``. When the shift
+    or the duplication test reaches an end of the window, the description depends on
+    bases outside it: ``None`` then (the caller's per-pair path decides; the window
+    covers every transcript of the batch with a margin, so that is rare).
 
     Returns
     -------
@@ -608,24 +677,35 @@ def _shift_indel(seq: str, start: int, end: int, ref: str, alt: str,
         ``ins…``); ``None`` for alleles that are not a pure deletion / insertion.
     """
     start, ref, alt = _trim(start, ref, alt)
+    size = len(seq)
     if ref and not alt:
-        s0 = start - 1
+        s0 = start - 1 - off  # in the window
         e0 = s0 + len(ref)
-        n0, n1 = shift_deletion(seq, s0, e0, fwd, 0, len(seq))
-        g_s, g_e = n0 + 1, n1
+        if s0 < 0 or e0 > size:
+            return None
+        n0, n1 = shift_deletion(seq, s0, e0, fwd, 0, size)
+        if (n1 >= size) if fwd else (n0 <= 0):
+            return None
+        g_s, g_e = n0 + 1 + off, n1 + off
         a, b = (g_s, g_e) if fwd else (g_e, g_s)
-        return a, b, abs(n0 - s0), e0 if fwd else s0, "del", True
+        return a, b, abs(n0 - s0), (e0 if fwd else s0) + off, "del", True
     if alt and not ref:
-        after0 = start - 1
-        p0, ins = shift_insertion(seq, after0, alt, fwd, 0, len(seq))
+        after0 = start - 1 - off
+        if after0 < 0 or after0 > size:
+            return None
+        p0, ins = shift_insertion(seq, after0, alt, fwd, 0, size)
         n = len(ins)
+        if (p0 >= size or p0 - n < 0) if fwd else (p0 <= 0 or p0 + n > size):
+            return None
+        steps = p0 - after0 if fwd else after0 - p0
+        after0 += off
         if fwd:
             if seq[p0 - n:p0] == ins:
-                return p0 - n + 1, p0, p0 - after0, after0, "dup", True
-            return p0, p0 + 1, p0 - after0, after0, "ins" + ins, True
+                return p0 - n + 1 + off, p0 + off, steps, after0, "dup", True
+            return p0 + off, p0 + 1 + off, steps, after0, "ins" + ins, True
         if seq[p0:p0 + n] == ins:
-            return p0 + n, p0 + 1, after0 - p0, after0, "dup", True
-        return p0 + 1, p0, after0 - p0, after0, "ins" + revcomp(ins), True
+            return p0 + n + off, p0 + 1 + off, steps, after0, "dup", True
+        return p0 + 1 + off, p0 + off, steps, after0, "ins" + revcomp(ins), True
     return None
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genoma.chrom import canonical_chrom
 from genoma.errors import InputMissingError, MalformedInputError
-from genoma.model.variant import canonical_chrom
 
 __all__ = ["Transcript", "TranscriptIndex", "read_transcripts"]
 

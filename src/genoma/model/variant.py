@@ -19,6 +19,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from genoma.chrom import _CHROM_ALIASES, canonical_chrom  # noqa: F401  (re-exported; defined there)
+
 __all__ = [
     "BUILDS",
     "Build",
@@ -32,21 +34,6 @@ Build = Literal["GRCh37", "GRCh38"]
 BUILDS: tuple[str, ...] = ("GRCh37", "GRCh38")
 
 _BASES = re.compile(r"^[ACGTN]+$")
-_CHROM_ALIASES = {"MT": "M", "M": "M", "23": "X", "24": "Y"}
-
-
-def canonical_chrom(name: str) -> str:
-    """Return the UCSC-style name of a chromosome (``1`` → ``chr1``, ``MT`` → ``chrM``).
-
-    Names that are not primary chromosomes (alt contigs, decoys) are returned unchanged.
-    """
-    bare = name[3:] if name.lower().startswith("chr") else name
-    bare = _CHROM_ALIASES.get(bare.upper(), bare)
-    if bare.isdigit() and 1 <= int(bare) <= 22:
-        return f"chr{int(bare)}"
-    if bare.upper() in {"X", "Y", "M"}:
-        return f"chr{bare.upper()}"
-    return name
 
 
 def normalize_alleles(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
