@@ -408,3 +408,24 @@ def test_unindexed_multi_region_read_is_one_pass_and_each_record_once(tmp_path: 
         g = v.genotypes(["chr1:150-350", "1:300-450", "chr1:900-900", "chr2:1-10"])
     assert calls["n"] == 1
     assert g.pos.tolist() == [200, 300, 400, 900]
+
+
+def test_htslib_log_level_restored_while_the_caller_runs(tmp_path):
+    """Records are read in silenced batches, but the caller's code between records runs
+    with htslib's own log level (its messages are not swallowed)."""
+    from genoma.io.vcf import _hts
+
+    lib = _hts()
+    if not lib:
+        pytest.skip("htslib's log level is not reachable through ctypes in this build")
+    text = header() + "".join(rec("chr1", 100 + i, "A", "G", "0/1", "0/0") for i in range(600))
+    p = bgzip(tmp_path, text)
+    before = lib.hts_get_log_level()
+    assert before != 0
+    seen = set()
+    n = 0
+    with open_vcf(p) as v:
+        for _ in v.calls("S1"):
+            seen.add(lib.hts_get_log_level())
+            n += 1
+    assert n == 600 and seen == {before}
