@@ -32,10 +32,22 @@ def canonical_chrom(name: str) -> str:
     >>> canonical_chrom("1"), canonical_chrom("MT"), canonical_chrom("chrx"), canonical_chrom("GL000192.1")
     ('chr1', 'chrM', 'chrX', 'GL000192.1')
     """
+    got = _SEEN.get(name)
+    if got is not None:
+        return got
     bare = name[3:] if name.lower().startswith("chr") else name
     bare = _CHROM_ALIASES.get(bare.upper(), bare)
     if bare.isdigit() and 1 <= int(bare) <= 22:
-        return f"chr{int(bare)}"
-    if bare.upper() in {"X", "Y", "M"}:
-        return f"chr{bare.upper()}"
-    return name
+        got = f"chr{int(bare)}"
+    elif bare.upper() in {"X", "Y", "M"}:
+        got = f"chr{bare.upper()}"
+    else:
+        got = name
+    if len(_SEEN) < _SEEN_MAX:  # files name few contigs; bounded for odd inputs
+        _SEEN[name] = got
+    return got
+
+
+#: Names already canonicalised (called once per record by readers and models).
+_SEEN: dict[str, str] = {}
+_SEEN_MAX = 65536
