@@ -145,3 +145,30 @@ def test_real_chr21_gff3_ensembl_and_refseq():
         kbgenes.parse_gff3(base / "ensembl_vep_test.refseq_chr21.gff3.gz"), "GRCh38", "rs", "x"
     )
     assert len(refseq) > 0 and refseq.chromosomes == ["chr21"]
+
+
+def test_hgfind_table_cached_on_disk(tmp_path, monkeypatch):
+    """The embedded BioMart table is parsed once per file content, then read from the
+    cache; the cached table equals the parsed one; an unwritable cache only costs time."""
+    from genoma.kb.genes import HgfindGenes, _hgfind_file, _table_cache, parse_biomart
+
+    monkeypatch.setenv("GENOMA_HOME", str(tmp_path / "home"))
+    cache = _table_cache(_hgfind_file())
+    assert cache is not None and not cache.exists()
+    first = HgfindGenes()._load()
+    assert cache.is_file()
+    second = HgfindGenes()._load()
+    parsed = parse_biomart(_hgfind_file())
+    assert len(first) == len(second) == len(parsed["symbol"])
+    for k in first.cols:
+        assert (first.cols[k] == second.cols[k]).all(), k
+    cache.write_bytes(b"not an npz")  # a damaged cache is ignored and rewritten
+    assert len(HgfindGenes()._load()) == len(first)
+    from genoma.kb.genes import GeneTable
+
+    def refuse(self, path):  # a read-only home (root ignores chmod, so simulate it)
+        raise PermissionError(13, "read-only", str(path))
+
+    monkeypatch.setattr(GeneTable, "to_npz", refuse)
+    monkeypatch.setenv("GENOMA_HOME", str(tmp_path / "other"))
+    assert len(HgfindGenes()._load()) == len(first)
