@@ -140,3 +140,13 @@ def test_install_real_chr21_gff3_via_prefix_mirror(home):
     assert kbgenes.gene_source("GRCh38").name == "gencode-grch38"
     app = kbgenes.gene("APP", "GRCh38")
     assert (app.chrom, app.start, app.end) == ("chr21", 25880550, 26171128)
+
+
+def test_source_module_map_matches_the_registry():
+    """``genoma.kb.sources.SOURCE_MODULE`` (used to import one module per source) names
+    exactly the module that registers each source."""
+    from genoma.kb import sources
+    from genoma.kb.base import _REGISTRY
+
+    sources.load()
+    assert {n: c.__module__ for n, c in _REGISTRY.items()} == sources.SOURCE_MODULE

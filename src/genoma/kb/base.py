@@ -172,9 +172,11 @@ def register(cls: type[KnowledgeSource]) -> type[KnowledgeSource]:
     return cls
 
 
-def _import_sources() -> None:
-    # Importing the modules registers their sources.
-    import genoma.kb.sources  # noqa: F401
+def _import_sources(name: str | None = None) -> None:
+    # Importing the modules registers their sources (only the one needed when known).
+    from genoma.kb import sources
+
+    sources.load(name)
 
 
 def get_source(name: str) -> KnowledgeSource:
@@ -185,7 +187,9 @@ def get_source(name: str) -> KnowledgeSource:
     KnowledgeError
         When no source has that name.
     """
-    _import_sources()
+    _import_sources(name)
+    if name not in _REGISTRY:
+        _import_sources()  # an unknown name: the error lists every source
     if name not in _REGISTRY:
         raise KnowledgeError(
             f"unknown knowledge source {name!r}; known: {', '.join(sorted(_REGISTRY))}"
