@@ -26,7 +26,15 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
-from genoma.annotate.hgvs import protein_change, shift_deletion, shift_insertion, translate
+import numpy as np
+
+from genoma.annotate.hgvs import (
+    CODON_TABLE,
+    protein_change,
+    shift_deletion,
+    shift_insertion,
+    translate,
+)
 from genoma.annotate.sequence import revcomp
 from genoma.annotate.transcripts import Transcript
 
@@ -63,6 +71,10 @@ _LOW = {"splice_donor_5th_base_variant", "splice_region_variant", "splice_donor_
 #: Impact class of each SO term.
 IMPACT: dict[str, str] = {t: ("HIGH" if t in _HIGH else "MODERATE" if t in _MODERATE else
                               "LOW" if t in _LOW else "MODIFIER") for t in SO_RANK}
+
+#: Stop codons of the standard and the vertebrate mitochondrial code.
+_STOPS = {c: True for c in CODON_TABLE if translate(c) == "*"}
+_MITO_STOPS = {c: True for c in CODON_TABLE if translate(c, mito=True) == "*"}
 
 UPSTREAM = 5000
 DOWNSTREAM = 5000
@@ -144,8 +156,21 @@ def _ov(s1: int, e1: int, s2: int, e2: int) -> bool:
     return s1 <= e2 and e1 >= s2
 
 
+def _int_list(x: object) -> list[int]:
+    """Python ints of an integer array (one ``tolist``) or of any iterable."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iu":
+        return x.tolist()
+    return [int(v) for v in x]  # type: ignore[attr-defined]
+
+
 class TranscriptContext:
     """Per-transcript derived data (exon layout, cDNA, CDS, protein), built lazily.
+
+    Construction only lays out the exons (cDNA coordinates, CDS bounds). The cDNA, CDS and
+    protein are built on first use; :attr:`start_nf` / :attr:`end_nf` read the first and
+    last codon straight from the genomic sequence and translate the CDS only when it does
+    not end in a stop codon, so a transcript whose pairs need no sequence work costs no
+    sequence work.
 
     Parameters
     ----------
@@ -164,8 +189,8 @@ class TranscriptContext:
         self.tx = tx
         self.seq = chrom_seq
         self.off = offset
-        self.gs = [int(x) for x in tx.exon_starts]
-        self.ge = [int(x) for x in tx.exon_ends]
+        self.gs = _int_list(tx.exon_starts)
+        self.ge = _int_list(tx.exon_ends)
         n = len(self.gs)
         self.n = n
         lens = [e - s + 1 for s, e in zip(self.gs, self.ge, strict=True)]
@@ -223,6 +248,38 @@ class TranscriptContext:
             self._cdna = s if self.tx.strand == 1 else revcomp(s)
         return self._cdna
 
+    def _covered(self) -> bool:
+        """True when :attr:`seq` holds every exon (then the cDNA is :attr:`length` long)."""
+        return bool(self.n) and min(self.gs) - 1 - self.off >= 0 and max(self.ge) - self.off <= len(self.seq)
+
+    def _cdna_slice(self, a: int, b: int) -> str:
+        """``cdna[a - 1:b]`` (cDNA positions ``a..b``; ``1 <= a``) read from the genomic
+        sequence without building the whole cDNA (which is built instead when the window
+        does not hold every exon, or for ``b < 0``)."""
+        if self._cdna is not None or b < 0 or not self._covered():
+            return self.cdna[a - 1:b]
+        if b < a:
+            return ""
+        seq, off, gs, ge, cstart, n = self.seq, self.off, self.gs, self.ge, self.cstart, self.n
+        fwd = self.tx.strand == 1
+        # exon holding cDNA position a (cstart rises with k on the plus strand, falls on the minus)
+        k = bisect_right(cstart, a) - 1 if fwd else n - bisect_right(cstart[::-1], a)
+        if 0 <= k < n and cstart[k] <= a and b <= cstart[k] + ge[k] - gs[k]:  # one exon
+            c0 = cstart[k]
+            if fwd:
+                return seq[gs[k] + a - c0 - 1 - off:gs[k] + b - c0 - off]
+            return revcomp(seq[ge[k] - (b - c0) - 1 - off:ge[k] - (a - c0) - off])
+        parts = []
+        for k in (range(n) if fwd else range(n - 1, -1, -1)):
+            c0 = cstart[k]
+            lo, hi = max(a, c0), min(b, c0 + ge[k] - gs[k])
+            if lo <= hi:
+                if fwd:
+                    parts.append(seq[gs[k] + lo - c0 - 1 - off:gs[k] + hi - c0 - off])
+                else:
+                    parts.append(revcomp(seq[ge[k] - (hi - c0) - 1 - off:ge[k] - (lo - c0) - off]))
+        return "".join(parts)
+
     @property
     def cds(self) -> str:
         """Translateable sequence (with VEP's N padding of an incomplete first codon)."""
@@ -245,8 +302,15 @@ class TranscriptContext:
         stop, through the 3' UTR when the CDS has none (what HGVSp compares against)."""
         if self._prot_utr is None:
             assert self.ccs is not None
-            self._prot_utr = translate("N" * self.pad + self.cdna[self.ccs - 1:], to_stop=True,
-                                       partial=False, mito=self.tx.chrom == "chrM")
+            # The CDS is a prefix of that sequence: with a stop its translation is the
+            # answer, without one it is (all its whole codons, no stop) the answer's start.
+            prot = self.protein
+            if prot.endswith("*"):
+                self._prot_utr = prot
+                return prot
+            rest = ("N" * self.pad + self.cdna[self.ccs - 1:])[3 * len(prot):]
+            self._prot_utr = prot + translate(rest, to_stop=True, partial=False,
+                                              mito=self.tx.chrom == "chrM")
         return self._prot_utr
 
     def alt_protein(self, c_lo: int, alt_tx: str, same_length: bool, alt_coding: str) -> str:
@@ -284,14 +348,29 @@ class TranscriptContext:
         """True when the CDS is 5'-incomplete (``cds_start_NF``): a non-zero start phase,
         or a first codon that is not ATG (GFF3 carries no such attribute)."""
         if self._start_nf is None:
-            self._start_nf = self.ccs is not None and (bool(self.pad) or self.cds[:3] != "ATG")
+            ccs, cce = self.ccs, self.cce
+            if ccs is None or cce is None:
+                self._start_nf = False
+            elif self.pad:
+                self._start_nf = True
+            else:  # cds[:3] without building the cDNA
+                self._start_nf = self._cdna_slice(ccs, min(cce, ccs + 2)) != "ATG"
         return self._start_nf
 
     @property
     def end_nf(self) -> bool:
         """True when the CDS does not end in a stop codon (``cds_end_NF``)."""
         if self._end_nf is None:
-            self._end_nf = not self.protein.endswith("*") or len(self.cds) % 3 != 0
+            assert self.ccs is not None and self.cce is not None
+            # len(cds) without the N padding (cce <= length when every exon is in seq)
+            core = max(self.cce - self.ccs + 1, 0) if self._covered() else len(self.cds) - self.pad
+            if (self.pad + core) % 3:
+                self._end_nf = True
+            elif self._prot is None and core >= 3 and (_MITO_STOPS if self.tx.chrom == "chrM" else _STOPS).get(
+                    self._cdna_slice(self.cce - 2, self.cce)):
+                self._end_nf = False  # ends in a stop codon: no translation, no cDNA needed
+            else:
+                self._end_nf = not self.protein.endswith("*")
         return self._end_nf
 
     def cpos(self, c: int, pad: bool = True) -> str:

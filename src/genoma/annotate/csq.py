@@ -118,11 +118,11 @@ class _TxInfo:
     """Per-transcript strings and keys shared by all its CSQ entries (built once)."""
 
     __slots__ = (
+        "_flags",
         "_introns",
         "ctx",
         "hgvs_prefix",
         "intron_cons",
-        "intron_flags",
         "mid",
         "static1",
         "static2",
@@ -134,8 +134,8 @@ class _TxInfo:
         tx = ctx.tx
         self.ctx = ctx
         self.mid = f"{tx.gene_name}|{tx.gene_id}|Transcript|{tx.id}|{tx.biotype}"
-        self.tail = (f"{'YES' if tx.is_canonical else ''}|{'YES' if tx.is_mane_select else ''}|"
-                     f"{tx.versioned_protein_id}|")
+        canonical, mane = tx.is_canonical, tx.is_mane_select
+        self.tail = f"{'YES' if canonical else ''}|{'YES' if mane else ''}|{tx.versioned_protein_id}|"
         self.strand = str(tx.strand)
         coding = ctx.ccs is not None and ctx.cce is not None
         terms = ["intron_variant"]
@@ -144,19 +144,28 @@ class _TxInfo:
         if not coding:
             terms.append("non_coding_transcript_variant")
         self.intron_cons = "&".join(sorted(terms, key=SO_RANK.__getitem__))
-        flags = []
-        if ctx.start_nf:
-            flags.append("cds_start_NF")
-        if coding and ctx.end_nf:
-            flags.append("cds_end_NF")
-        self.intron_flags = "&".join(flags)
+        self._flags: str | None = None
         # pick order: MANE Select, canonical, protein coding | SO rank | longest CDS, cDNA, id
-        self.static1 = ((0 if tx.is_mane_select else 1) * 4 + (0 if tx.is_canonical else 1) * 2
+        self.static1 = ((0 if mane else 1) * 4 + (0 if canonical else 1) * 2
                         + (0 if tx.biotype == "protein_coding" else 1))
         cds_len = ctx.pad + ctx.cce - ctx.ccs + 1 if coding else 0  # type: ignore[operator]
         self.static2 = (-cds_len, -ctx.length, tx.id)
         self.hgvs_prefix = f"{tx.versioned_id}:{'c' if ctx.ccs is not None else 'n'}."
         self._introns: dict[int, tuple[str, str]] = {}
+
+    @property
+    def intron_flags(self) -> str:
+        """The FLAGS field (``cds_start_NF`` / ``cds_end_NF``), on first use: up- and
+        downstream entries carry none, so their transcripts never look at the sequence."""
+        if self._flags is None:
+            ctx = self.ctx
+            flags = []
+            if ctx.start_nf:
+                flags.append("cds_start_NF")
+            if ctx.ccs is not None and ctx.cce is not None and ctx.end_nf:
+                flags.append("cds_end_NF")
+            self._flags = "&".join(flags)
+        return self._flags
 
     def intron_anchors(self, k: int) -> tuple[str, str]:
         """HGVS prefixes for positions in intron ``k`` (genomic order) counted from the

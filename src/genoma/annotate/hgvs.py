@@ -15,6 +15,8 @@ variants: 2016 update. Hum Mutat 37:564-569.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["AA3", "CODON_TABLE", "protein_change", "shift_deletion", "shift_insertion", "translate"]
 
 _BASES = "TCAG"
@@ -33,8 +35,39 @@ AA3: dict[str, str] = {
 }
 
 
+#: Base code of every byte (``TCAG`` → 0-3, anything else 4), and per genetic code the
+#: amino acid of every base-5 codon number 0-124 (a codon with a non-ACGT base: ``X``),
+#: both as ``bytes.translate`` tables.
+_CODE = bytes(_BASES.index(chr(i)) if chr(i) in _BASES else 4 for i in range(256))
+
+
+def _aa_table(table: dict[str, str]) -> bytes:
+    lut = bytearray(b"X" * 256)
+    for codon, aa in table.items():
+        lut[25 * _BASES.index(codon[0]) + 5 * _BASES.index(codon[1]) + _BASES.index(codon[2])] = ord(aa)
+    return bytes(lut)
+
+
+_AA = {False: _aa_table(CODON_TABLE), True: _aa_table(_MITO)}
+_NP_MIN = 90  # bases: shorter stretches translate faster codon by codon
+_CHUNK = 1800  # bases per chunk when translating to the first stop
+
+
+def _codons(seq: str, c0: int, c1: int, mito: bool) -> str:
+    """Amino acids of the codons of ``seq[c0:c1]`` (``c1 - c0`` a multiple of 3)."""
+    if c1 - c0 < _NP_MIN:
+        table = _MITO if mito else CODON_TABLE
+        return "".join([table.get(seq[i:i + 3], "X") for i in range(c0, c1, 3)])
+    # bases → codes (a non-ASCII character encodes as '?': code 4), codon numbers in
+    # NumPy (at most 124: uint8), numbers → amino acids
+    b = np.frombuffer(seq[c0:c1].encode("ascii", "replace").translate(_CODE), dtype=np.uint8)
+    return (b[0::3] * 25 + b[1::3] * 5 + b[2::3]).tobytes().translate(_AA[mito]).decode("ascii")
+
+
 def translate(seq: str, *, to_stop: bool = False, partial: bool = True, mito: bool = False) -> str:
     """Translate DNA (upper case) to one-letter amino acids.
+
+    Codons with a base other than ``ACGT`` translate to ``X``.
 
     Parameters
     ----------
@@ -47,17 +80,15 @@ def translate(seq: str, *, to_stop: bool = False, partial: bool = True, mito: bo
     mito
         Use the vertebrate mitochondrial code.
     """
-    table = _MITO if mito else CODON_TABLE
     if len(seq) == 3:  # one codon (most calls); a stop is kept with or without to_stop
-        return table.get(seq, "X")
+        return (_MITO if mito else CODON_TABLE).get(seq, "X")
     n = len(seq) - len(seq) % 3
     if not to_stop:
-        prot = "".join([table.get(seq[i:i + 3], "X") for i in range(0, n, 3)])
+        prot = _codons(seq, 0, n, mito)
     else:
         parts = []
-        step = 600  # translate in chunks: stop early at the first stop codon
-        for c0 in range(0, n, step):
-            chunk = "".join([table.get(seq[i:i + 3], "X") for i in range(c0, min(c0 + step, n), 3)])
+        for c0 in range(0, n, _CHUNK):  # in chunks: stop early at the first stop codon
+            chunk = _codons(seq, c0, min(c0 + _CHUNK, n), mito)
             k = chunk.find("*")
             if k >= 0:
                 parts.append(chunk[:k + 1])
