@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pysam
 import pytest
+from _annotate_world import write_world
 
 from genoma.annotate.bgzf import BgzfWriter
 from genoma.annotate.consequence import TranscriptContext
@@ -39,22 +40,7 @@ def _world(tmp: Path) -> tuple[str, Path, Path]:
     g = "".join(rng.choice("ACGT") for _ in range(26000))
     # homopolymers / repeats in introns so that indels shift (3' rule)
     g = g[:4999] + "AAAAAAAAAA" + g[5009:10999] + "CACACACACA" + g[11009:]
-    fa = tmp / "ref.fa"
-    fa.write_text(">chr1\n" + "\n".join(g[i:i + 60] for i in range(0, len(g), 60)) + "\n")
-    pysam.faidx(str(fa))
-    lines = ["##gff-version 3"]
-    for tid, strand, exons, cds, bt in _TX:
-        s, e = exons[0][0], exons[-1][1]
-        lines.append(f"chr1\t.\tgene\t{s}\t{e}\t.\t{strand}\t.\tID=gene:G{tid};Name=N{tid};biotype={bt}")
-        lines.append(f"chr1\t.\tmRNA\t{s}\t{e}\t.\t{strand}\t.\tID=transcript:{tid};Parent=gene:G{tid};"
-                     f"biotype={bt};version=1")
-        for a, b in exons:
-            lines.append(f"chr1\t.\texon\t{a}\t{b}\t.\t{strand}\t.\tParent=transcript:{tid}")
-            if cds and b >= cds[0] and a <= cds[1]:
-                lines.append(f"chr1\t.\tCDS\t{max(a, cds[0])}\t{min(b, cds[1])}\t.\t{strand}\t0\t"
-                             f"ID=CDS:P{tid};Parent=transcript:{tid};protein_id=P{tid}")
-    gff = tmp / "tx.gff3"
-    gff.write_text("\n".join(lines) + "\n")
+    fa, gff = write_world(tmp, g, _TX)
     return g, fa, gff
 
 

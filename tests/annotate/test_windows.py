@@ -8,8 +8,8 @@ import gzip
 import random
 from pathlib import Path
 
-import pysam
 import pytest
+from _annotate_world import write_world
 
 from genoma.annotate.csq import Annotator, _shift_indel
 from genoma.annotate.model_cache import load_transcripts
@@ -34,22 +34,7 @@ def _world(tmp: Path, extra: tuple | None = None) -> tuple[str, Path, Path]:
     for k, p in enumerate((12100, 13500, 1_003_050, 1_004_500, 2_000_150)):  # indels shift (3' rule)
         g[p:p + 12] = "AAAAAAAAAAAA" if k % 2 == 0 else "CACACACACACA"
     seq = "".join(g)
-    fa = tmp / "ref.fa"
-    fa.write_text(">chr1\n" + "\n".join(seq[i:i + 60] for i in range(0, _LEN, 60)) + "\n")
-    pysam.faidx(str(fa))
-    lines = ["##gff-version 3"]
-    for tid, strand, exons, cds, bt in [*_TX, *([extra] if extra else [])]:
-        s, e = exons[0][0], exons[-1][1]
-        lines.append(f"chr1\t.\tgene\t{s}\t{e}\t.\t{strand}\t.\tID=gene:G{tid};Name=N{tid};biotype={bt}")
-        lines.append(f"chr1\t.\tmRNA\t{s}\t{e}\t.\t{strand}\t.\tID=transcript:{tid};Parent=gene:G{tid};"
-                     f"biotype={bt};version=1")
-        for a, b in exons:
-            lines.append(f"chr1\t.\texon\t{a}\t{b}\t.\t{strand}\t.\tParent=transcript:{tid}")
-            if cds and b >= cds[0] and a <= cds[1]:
-                lines.append(f"chr1\t.\tCDS\t{max(a, cds[0])}\t{min(b, cds[1])}\t.\t{strand}\t0\t"
-                             f"ID=CDS:P{tid};Parent=transcript:{tid};protein_id=P{tid}")
-    gff = tmp / "tx.gff3"
-    gff.write_text("\n".join(lines) + "\n")
+    fa, gff = write_world(tmp, seq, [*_TX, *([extra] if extra else [])])
     return seq, fa, gff
 
 
