@@ -962,22 +962,10 @@ def _annotate_text(vcf_in: Path, tmp: Path, gz: bool, ann: Annotator, ref: Refer
         out: list[str] = []
         for f, (ok, n, csq) in zip(fields, res, strict=True):
             stats.alleles += 0 if f[4] == "." else f[4].count(",") + 1
-            if not ok:
-                stats.ref_mismatch += 1
-                f[6] = "REF_MISMATCH" if f[6] in (".", "PASS", "") else f[6] + ";REF_MISMATCH"
-            if n:
-                csq = "CSQ=" + csq
-                stats.entries += n
-                info = f[7]
-                if info in (".", ""):
-                    f[7] = csq
-                elif info.startswith("CSQ=") or ";CSQ=" in info:
-                    f[7] = ";".join(csq if kv.startswith("CSQ=") else kv for kv in info.split(";"))
-                else:
-                    f[7] = info + ";" + csq
-            out.append("\t".join(f))
-        out.append("")
-        writer.write("\n".join(out))
+            stats.ref_mismatch += not ok
+            stats.entries += n
+            out.append(_record_parts(f, ok, n, csq))
+        writer.write("".join(out))
 
     def flush(final: bool = False) -> None:
         if buf:
