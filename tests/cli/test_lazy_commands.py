@@ -41,6 +41,8 @@ def test_command_of_skips_root_flags() -> None:
     assert cli_main._command_of(["-vv", "annotate", "x.vcf"]) == "annotate"
     assert cli_main._command_of(["--verbose", "cohort", "gwas"]) == "cohort"
     assert cli_main._command_of(["--help"]) is None
+    assert cli_main._command_of(["--help", "annotate"]) is None
+    assert cli_main._command_of(["annotate", "--help"]) == "annotate"
     assert cli_main._command_of([]) is None
 
 

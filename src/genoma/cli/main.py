@@ -102,7 +102,7 @@ def _load_subcommands(only: str | None = None) -> typer.Typer:
 def _command_of(argv: Sequence[str]) -> str | None:
     """The top-level command in ``argv`` (root options are flags without values)."""
     for arg in argv:
-        if arg == "--":
+        if arg in ("--", "--help", "-h"):  # root help lists every command
             return None
         if not arg.startswith("-"):
             return arg
