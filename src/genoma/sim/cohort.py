@@ -288,6 +288,11 @@ def simulate_cohort(out: str | Path, n_samples: int, length: int, *, seed: int =
     ts = simulate_tree_sequence(n_samples, length, seed=seed)
     simulated_sites = ts.num_sites
     ts = filter_sites(ts, min_maf=min_maf, max_variants=max_variants)
+    if ts.num_sites == 0:  # nothing to write (bio2zarr cannot encode an empty store)
+        raise UsageError(
+            f"no variant left to write: {simulated_sites} site(s) simulated over {length} bp, "
+            f"none with minor allele frequency >= {min_maf}; simulate a longer sequence "
+            "(--length) or lower --min-maf")
     names = [f"S{i + 1:06d}" for i in range(ts.num_individuals)]
     pop_names = [p.metadata.get("name", str(p.id)) if isinstance(p.metadata, dict) else str(p.id)
                  for p in ts.populations()]

@@ -112,3 +112,15 @@ def test_cli_simulate_min_maf(tmp_path: Path) -> None:
                                "--min-maf", "0.7"])
     assert bad.exit_code == 2
     assert not (tmp_path / "bad").exists()
+
+
+def test_cli_simulate_nothing_left_is_a_clear_error(tmp_path: Path) -> None:
+    """A filter that keeps no site: exit 2 naming the fix, and no output (was a traceback
+    from the Zarr encoder)."""
+    out = tmp_path / "none"
+    r = runner.invoke(root, ["cohort", "simulate", "-o", str(out), "-n", "20", "-L", "1000",
+                             "--seed", "1", "--min-maf", "0.49", "--max-variants", "5"])
+    assert r.exit_code == 2, r.output
+    assert "no variant left" in r.output and "--min-maf" in r.output
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())  # no partial store beside it either
