@@ -3,7 +3,6 @@ Crypt4GH interoperability in both directions (library and the ``crypt4gh`` CLI).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _vault_world import PASS, add_user, segment_data
 from crypt4gh import CIPHER_SEGMENT_SIZE, SEGMENT_SIZE
 from crypt4gh import header as c4gh_header
 from crypt4gh import lib as c4gh_lib
@@ -21,22 +21,14 @@ from genoma.privacy import keys as keys_mod
 from genoma.privacy.keys import (
     clear_key_cache,
     generate_keypair,
-    load_private_key,
     load_private_key_cached,
     load_public_key,
 )
 from genoma.privacy.vault import IntegrityError, Vault, _BadSegment, _SegmentCipher
 
-PASS = "service-pass"
-
 
 def _data(n: int, seed: int = 3) -> bytes:
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
-        i += 1
-    return bytes(out[:n])
+    return segment_data(n, seed)
 
 
 @pytest.fixture
@@ -46,16 +38,12 @@ def vault(tmp_path: Path) -> Vault:
 
 @pytest.fixture
 def alice(tmp_path: Path, vault: Vault):
-    generate_keypair(tmp_path / "alice.sec", tmp_path / "alice.pub", "alice-pass")
-    vault.add_user("alice", load_public_key(tmp_path / "alice.pub"))
-    return load_private_key(tmp_path / "alice.sec", "alice-pass")
+    return add_user(vault, tmp_path, "alice")
 
 
 @pytest.fixture
 def bob(tmp_path: Path, vault: Vault):
-    generate_keypair(tmp_path / "bob.sec", tmp_path / "bob.pub", "bob-pass")
-    vault.add_user("bob", load_public_key(tmp_path / "bob.pub"))
-    return load_private_key(tmp_path / "bob.sec", "bob-pass")
+    return add_user(vault, tmp_path, "bob")
 
 
 def _session_key_of(vault: Vault, oid: str, secret: bytes) -> bytes:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _vault_world import PASS, add_user, segment_data
 from crypt4gh import CIPHER_SEGMENT_SIZE, SEGMENT_SIZE
 from crypt4gh import header as c4gh_header
 from crypt4gh import lib as c4gh_lib
@@ -16,24 +17,13 @@ from genoma.errors import ConsentDeniedError, UsageError
 from genoma.privacy.keys import (
     generate_keypair,
     load_private_key,
-    load_public_key,
     parse_private_key,
 )
 from genoma.privacy.vault import IntegrityError, Vault
 
-PASS = "service-pass"
-
 
 def _data(n: int, seed: int = 1) -> bytes:
-    """Deterministic, non-repeating bytes (each 64 KiB segment differs)."""
-    import hashlib
-
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
-        i += 1
-    return bytes(out[:n])
+    return segment_data(n, seed)
 
 
 @pytest.fixture
@@ -43,9 +33,7 @@ def vault(tmp_path: Path) -> Vault:
 
 @pytest.fixture
 def alice(tmp_path: Path, vault: Vault):
-    generate_keypair(tmp_path / "alice.sec", tmp_path / "alice.pub", "alice-pass")
-    vault.add_user("alice", load_public_key(tmp_path / "alice.pub"))
-    return load_private_key(tmp_path / "alice.sec", "alice-pass")
+    return add_user(vault, tmp_path, "alice")
 
 
 def _body(vault: Vault, oid: str) -> bytes:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _vault_world import segment_data
 from crypt4gh import CIPHER_SEGMENT_SIZE, SEGMENT_SIZE
 from crypt4gh import lib as c4gh_lib
 
@@ -27,12 +28,7 @@ BACKENDS = ["cryptography", "libsodium"] if vault_mod._HAVE_AEAD_INTO else ["lib
 
 
 def _data(n: int, seed: int = 7) -> bytes:
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
-        i += 1
-    return bytes(out[:n])
+    return segment_data(n, seed)
 
 
 @pytest.fixture(params=[(b, t) for b in BACKENDS for t in (1, 2)], ids=lambda p: f"{p[0]}-{p[1]}t")
