@@ -98,7 +98,7 @@ def prepare(args: argparse.Namespace) -> None:
     write_bed(ds, work / "plink")
     t_bed = time.perf_counter() - t
     t = time.perf_counter()
-    from genoma.analyses.cohort.sparse import GROUP, build_carrier_index
+    from genoma.io.carriers import GROUP, build_carrier_index
 
     idx = build_carrier_index(ds) if not args.no_carrier_index else None
     t_idx = time.perf_counter() - t
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> None:
         envs[name] = {**os.environ, "PYTHONPATH": args.baseline}
     if args.only:
         configs = {k: v for k, v in configs.items() if any(o in k for o in args.only.split(","))}
-    from genoma.analyses.cohort.sparse import ensure_carrier_index
+    from genoma.io.carriers import ensure_carrier_index
     from genoma.io.vcz import open_cohort
 
     t = time.perf_counter()

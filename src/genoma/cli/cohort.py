@@ -116,7 +116,7 @@ def gwas_cmd(
             raise UsageError(f"--carrier-index must be auto, use or off (got {carrier_index!r})")
         if carrier_index == "auto":
             # the one step that writes into the store: build (or refresh) the index first
-            from genoma.analyses.cohort.sparse import ensure_carrier_index
+            from genoma.io.carriers import ensure_carrier_index
 
             ensure_carrier_index(ds)
         table = gwas(ds, design, firth_fallback=not no_firth, variants_chunk=variants_chunk,

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from _cohort_data import run_plink2, write_vcf
 
-from genoma.analyses.cohort import sparse
 from genoma.analyses.cohort.gwas import gwas, make_design
+from genoma.io import carriers as sparse
 from genoma.io.vcz import import_vcfs, open_cohort
 from genoma.model.cohort import alt_dosage_block
 

@@ -22,7 +22,7 @@ blocks with more than 5 % non-hom-REF calls (common variants) take a branch-free
 No per-variant Python objects: every kernel works on a ``(variants, samples)`` block and
 the blocks are scheduled by Dask (threads locally, or any dask.distributed cluster).
 
-When the store carries a current carrier index (:mod:`genoma.analyses.cohort.sparse`,
+When the store carries a current carrier index (:mod:`genoma.io.carriers`,
 built on the first scan of a local writable store), the genotypes are read from it
 instead: only carriers and missing calls are decoded and visited, so a linear scan costs
 ``O(carriers × covariates)`` — the same sufficient statistics, summed in the same sample
@@ -814,7 +814,7 @@ def _sparse_linear_task(index: Any, v0: int, v1: int, const: _LinearConstants) -
 
 def _sparse_logistic_task(index: Any, v0: int, v1: int, design: GwasDesign, beta0: np.ndarray,
                           firth_fallback: bool) -> np.ndarray:
-    from genoma.analyses.cohort.sparse import dosage_from_entries
+    from genoma.io.carriers import dosage_from_entries
 
     entries, off = index.read(v0, v1)
     dose = dosage_from_entries(entries, off, index.n_samples)
@@ -865,11 +865,11 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
         If False return the lazy Dask array of statistics instead of a table.
     carrier_index
         Read genotypes through the store's carrier index
-        (:mod:`genoma.analyses.cohort.sparse`) when it is current: ``auto`` and ``use``
+        (:mod:`genoma.io.carriers`) when it is current: ``auto`` and ``use``
         read it when present (else the dense scan), ``off`` always scans
         ``call_genotype`` densely. The statistics are the same either way (only the
         summation order differs). This function never writes: building the index is
-        the caller's step (:func:`genoma.analyses.cohort.sparse.ensure_carrier_index`,
+        the caller's step (:func:`genoma.io.carriers.ensure_carrier_index`,
         done by ``genoma cohort gwas --carrier-index auto``).
 
     Returns
@@ -883,7 +883,7 @@ def gwas(ds: Any, design: GwasDesign, *, firth_fallback: bool = True,
     """
     import dask
 
-    from genoma.analyses.cohort import sparse
+    from genoma.io import carriers as sparse
     from genoma.io.vcz import genotype_array
 
     g = genotype_array(ds)  # chunk files decoded directly when ds is the whole store
@@ -943,7 +943,7 @@ def _variant_columns(ds: Any, names: list[str]) -> dict[str, np.ndarray]:
     """
     import dask
 
-    from genoma.analyses.cohort.sparse import store_path
+    from genoma.io.carriers import store_path
 
     store = store_path(ds)
     out: dict[str, np.ndarray] = {}
