@@ -260,3 +260,39 @@ def test_polyploid_store_is_refused(tmp_path: Path) -> None:
         packed.build_packed_calls(ds)
     assert not (store / packed.GROUP).exists()
     assert not [p for p in os.listdir(store) if p.endswith(".partial")]
+
+
+def test_read_into_buffer(dense_copy: Path) -> None:
+    """``read(out=)`` fills the caller's buffer with the same rows; bad buffers refused."""
+    pc = packed.build_packed_calls(open_cohort(dense_copy))
+    buf = np.full((50, pc.nbytes), 0xAA, dtype=np.uint8)
+    got = pc.read(30, 75, out=buf)
+    assert got.base is buf or got.base is buf.base
+    np.testing.assert_array_equal(got, pc.read(30, 75))
+    for bad in (np.zeros((44, pc.nbytes), np.uint8), np.zeros((50, pc.nbytes + 1), np.uint8),
+                np.zeros((50, pc.nbytes), np.int8)):
+        with pytest.raises(UsageError):
+            pc.read(30, 75, out=bad)
+
+
+def test_ensure_scan_copy_picks_one_kind(dense_copy: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dense store → packed copy (no carrier index); a current copy is reused without a
+    density estimate; switched off → nothing written."""
+    from genoma.io import carriers
+
+    ds = open_cohort(dense_copy)
+    assert packed.ensure_scan_copy(ds, packed_calls=False) is None  # dense: no index either
+    assert not (dense_copy / packed.GROUP).exists()
+    assert not (dense_copy / carriers.GROUP).exists()
+    got = packed.ensure_scan_copy(ds)
+    assert isinstance(got, packed.PackedCalls)
+    assert not (dense_copy / carriers.GROUP).exists()
+
+    def no_estimate(*_a, **_k):
+        raise AssertionError("a current copy needs no density estimate")
+
+    monkeypatch.setattr(carriers, "estimate_carrier_fraction", no_estimate)
+    monkeypatch.setattr(packed, "estimate_carrier_fraction", no_estimate)
+    again = packed.ensure_scan_copy(open_cohort(dense_copy))
+    assert isinstance(again, packed.PackedCalls) and again.path == got.path

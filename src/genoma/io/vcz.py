@@ -39,6 +39,7 @@ __all__ = [
     "open_cohort",
     "partial_path",
     "read_sample_table",
+    "read_store_variables",
     "read_vcf_header",
 ]
 
@@ -406,6 +407,122 @@ def open_cohort(store: str | Path, *, variants_chunk: int | None = None) -> Any:
     validate_cohort(ds, path=str(p))
     ds.attrs.setdefault("genome_build", "unknown")
     return ds
+
+
+def read_store_variables(ds: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Whole variables of a cohort read straight from the store's chunk files.
+
+    For each variable still exactly as :func:`open_cohort` opened it from a local Zarr
+    v2 store (its Dask array is the store's, or the store's converted to ``object``
+    strings), every chunk file is decoded with the store's codecs into one NumPy array:
+    the same values as ``ds[name].values`` without zarr-python's per-chunk async
+    overhead or Dask's (≈ 0.06 instead of 0.35 s for ``variant_contig``,
+    ``variant_position`` and ``variant_allele`` of 200,000 variants). Strings come back
+    as ``object`` arrays of ``str``.
+
+    Parameters
+    ----------
+    ds
+        Cohort dataset.
+    names
+        Variables wanted.
+
+    Returns
+    -------
+    dict
+        ``{name: array}`` for the variables that could be read this way; the others
+        (a subset or rechunked variable, a computed one, a remote store, zarr v3, a
+        never-written string chunk) are left out for the caller to compute.
+    """
+    src = getattr(ds, "encoding", {}).get("source")
+    if not src or "://" in str(src) or not Path(src).is_dir():
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        if name not in ds:
+            continue
+        values = _read_whole_variable(Path(src) / name, ds[name])
+        if values is not None:
+            out[name] = values
+    return out
+
+
+def _as_opened(name: str, data: Any, dtype: np.dtype) -> bool:
+    """Whether a variable's Dask graph is the store's array (or its ``astype(object)``)."""
+    layers = getattr(getattr(data, "dask", None), "layers", None)
+    if layers is None:
+        return False
+    keys = list(layers)
+    opened = [k for k in keys if str(k).startswith((f"open_dataset-{name}-",
+                                                    f"original-open_dataset-{name}-"))]
+    rest = [k for k in keys if k not in opened]
+    if not opened:
+        return False
+    if str(data.name).startswith(f"open_dataset-{name}-") and not rest:
+        return True
+    # open_cohort's string conversion (StringDType -> object), nothing else
+    return (dtype == np.dtype(object) and len(rest) == 1 and str(data.name) == str(rest[0])
+            and str(data.name).startswith("astype-"))
+
+
+def _read_whole_variable(path: Path, var: Any) -> np.ndarray | None:
+    """Decode every chunk file of one Zarr v2 array (see :func:`read_store_variables`)."""
+    import itertools
+
+    import numcodecs
+
+    if not _as_opened(path.name, var.data, var.dtype):
+        return None
+    try:
+        meta = json.loads((path / ".zarray").read_text())
+    except (OSError, ValueError):
+        return None
+    shape = tuple(int(s) for s in meta.get("shape", ()))
+    cshape = tuple(int(c) for c in meta.get("chunks", ()))
+    if (meta.get("zarr_format") != 2 or meta.get("order", "C") != "C"
+            or shape != tuple(var.shape) or len(cshape) != len(shape) or not shape
+            or any(c <= 0 for c in cshape)):
+        return None
+    try:
+        dtype = np.dtype(meta["dtype"])
+        codec = numcodecs.get_codec(meta["compressor"]) if meta.get("compressor") else None
+        filters = [numcodecs.get_codec(f) for f in meta.get("filters") or []]
+    except (KeyError, TypeError, ValueError):
+        return None
+    strings = dtype == np.dtype(object)
+    if strings and not (filters and getattr(filters[-1], "codec_id", "") == "vlen-utf8"):
+        return None
+    if not strings and dtype.kind not in "biuf":
+        return None
+    fill = meta.get("fill_value")
+    sep = meta.get("dimension_separator") or "."
+    out = np.empty(shape, dtype=dtype)
+    grid = [range(-(-s // c)) for s, c in zip(shape, cshape, strict=True)]
+    for loc in itertools.product(*grid):
+        sel = tuple(slice(i * c, min((i + 1) * c, s))
+                    for i, c, s in zip(loc, cshape, shape, strict=True))
+        try:
+            raw = (path / sep.join(str(i) for i in loc)).read_bytes()
+        except FileNotFoundError:  # never-written chunk: the fill value
+            if strings:
+                return None
+            try:
+                out[sel] = 0 if fill is None else float(fill) if dtype.kind == "f" else fill
+            except (TypeError, ValueError):
+                return None
+            continue
+        except OSError:
+            return None
+        try:
+            buf = codec.decode(raw) if codec is not None else raw
+            for f in reversed(filters):
+                buf = f.decode(buf)
+            block = (np.asarray(buf, dtype=object) if strings
+                     else np.frombuffer(buf, dtype=dtype)).reshape(cshape)
+        except (ValueError, TypeError, RuntimeError):
+            return None
+        out[sel] = block[tuple(slice(0, b.stop - b.start) for b in sel)]
+    return out
 
 
 def genotype_array(ds: Any) -> Any:

@@ -96,3 +96,28 @@ def test_gwas_on_incomplete_store_fails(vcfs: dict, tmp_path: Path) -> None:
     r = runner.invoke(root, ["cohort", "gwas", str(tmp_path / "x.vcz"), "--pheno",
                              str(vcfs["dir"] / "pheno.tsv"), "-o", str(tmp_path / "o")])
     assert r.exit_code == 4 and "incomplete" in r.output
+
+
+def test_gwas_packed_calls_flag(vcfs: dict, tmp_path: Path) -> None:
+    """Dense store: ``auto`` builds and reads the packed copy (no carrier index); the
+    table equals the dense scan's; a bad flag value is a usage error."""
+    d: Path = vcfs["dir"]
+    store = tmp_path / "s.vcz"
+    r = runner.invoke(root, ["cohort", "import", str(vcfs["a"]), "-o", str(store)])
+    assert r.exit_code == 0, r.output
+    common = ["cohort", "gwas", str(store), "--pheno", str(d / "pheno.tsv"), "--covar",
+              str(d / "covar.tsv"), "--json"]
+    r = runner.invoke(root, [*common, "-o", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["genotype_source"] == "packed_calls"
+    assert (store / "genoma_packed").is_dir() and not (store / "genoma_carriers").exists()
+    r = runner.invoke(root, [*common, "-o", str(tmp_path / "d"), "--packed-calls", "off"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["genotype_source"] == "call_genotype"
+    p = pd.read_csv(tmp_path / "p" / "gwas.tsv", sep="\t")
+    q = pd.read_csv(tmp_path / "d" / "gwas.tsv", sep="\t")
+    assert (p.n == q.n).all() and (p.error.fillna("") == q.error.fillna("")).all()
+    for col in ("beta", "se", "p"):
+        np.testing.assert_allclose(p[col], q[col], rtol=1e-8)
+    r = runner.invoke(root, [*common, "-o", str(tmp_path / "x"), "--packed-calls", "always"])
+    assert r.exit_code == 2, r.output
