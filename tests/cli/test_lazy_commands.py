@@ -67,3 +67,58 @@ def test_help_lists_every_command() -> None:
     assert out.returncode == 0, out.stderr
     for command in cli_main.COMMAND_MODULES:
         assert command in out.stdout
+
+
+def _script(*args: str, extra: str = "") -> subprocess.CompletedProcess:
+    code = f"import sys; sys.argv = ['genoma', *{list(args)!r}]\n{extra}" \
+           "from genoma.cli.main import run\nrun()\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_script_fast_exit_keeps_output_code_and_atexit(tmp_path) -> None:
+    """The console-script path (``run``) exits with the command's code, after its output
+    and the atexit handlers (the interpreter teardown alone is skipped)."""
+    ok = _script("version")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip()
+    marker = tmp_path / "atexit.txt"
+    hook = (f"import atexit, pathlib; atexit.register(pathlib.Path({str(marker)!r})"
+            ".write_text, 'ran')\n")
+    missing = _script("annotate", str(tmp_path / "absent.vcf.gz"), "--fasta",
+                      str(tmp_path / "absent.fa"), "--transcripts", str(tmp_path / "absent.gff3"),
+                      "-o", str(tmp_path / "out.vcf.gz"), extra=hook)
+    assert missing.returncode == 3, missing.stdout + missing.stderr  # input missing
+    assert marker.read_text() == "ran"
+    usage = _script("cohort", "gwas")  # required options missing: click's usage error
+    assert usage.returncode == 2
+
+
+def test_fast_exit_message_code(tmp_path) -> None:
+    code = "from genoma.cli.main import _fast_exit\n_fast_exit('stopped: reason')\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 1 and "stopped: reason" in out.stderr
+
+
+def test_model_package_exports_load_lazily() -> None:
+    """``genoma.model`` names load on first use; importing a submodule builds no models."""
+    code = ("import sys, genoma.model.cohort\n"
+            "print('genoma.model.findings' in sys.modules)\n"
+            "import genoma.model as m\n"
+            "assert sorted(m.__all__) == sorted(m._EXPORTS)\n"
+            "for name in m.__all__:\n"
+            "    assert getattr(m, name).__name__ == name\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "ok"]
+
+
+def test_fast_exit_joins_running_threads(tmp_path) -> None:
+    """A non-daemon thread still working when the command returns finishes first."""
+    marker = tmp_path / "thread.txt"
+    hook = ("import threading, time, pathlib\n"
+            f"def work():\n    time.sleep(0.3)\n    pathlib.Path({str(marker)!r}).write_text('done')\n"
+            "threading.Thread(target=work).start()\n")
+    out = _script("version", extra=hook)
+    assert out.returncode == 0, out.stderr
+    assert marker.read_text() == "done"
