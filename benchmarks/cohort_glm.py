@@ -7,8 +7,10 @@ Usage::
 
 ``prepare`` simulates the cohort straight to Zarr (msprime OutOfAfrica_3G09), exports the
 same genotypes to PLINK 1 ``.bed`` (vectorised 2-bit packing, chunk by chunk), converts
-that to ``.pgen`` for plink2 and builds genoma's carrier index in the store (all outside
-the timings; the index build is timed and reported, as plink2's ``.pgen`` conversion).
+that to ``.pgen`` for plink2 and builds genoma's carrier index (sparse stores) or 2-bit
+packed copy of the calls (dense stores, :mod:`genoma.io.packed`) in the store (all outside
+the timings; the build is timed and reported, as plink2's ``.pgen`` conversion).
+``pack`` adds the packed copy to an existing work directory.
 ``run`` times, interleaved and repeated, plink2 ``--glm`` (2 threads) and
 ``genoma cohort gwas`` with the threaded scheduler and on a LocalCluster of 1 and 2
 single-threaded workers, plus an in-process breakdown of the genoma run (imports, store
@@ -33,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 PY = sys.executable
-CLI = ("import typer,sys; from genoma.cli.cohort import app as c; a=typer.Typer(); "
-       "a.add_typer(c, name='cohort'); a.callback()(lambda: None); a()")
+#: What the ``genoma`` console script runs (``genoma.cli.main:run``).
+CLI = "from genoma.cli.main import run; run()"
 
 _CODE = {2: 0b00, 1: 0b10, 0: 0b11, -1: 0b01}
 
@@ -102,6 +104,7 @@ def prepare(args: argparse.Namespace) -> None:
 
     idx = build_carrier_index(ds) if not args.no_carrier_index else None
     t_idx = time.perf_counter() - t
+    packed_info = {} if args.no_packed_calls else _pack(ds, sim / "cohort.vcz")
     pheno = pd.read_csv(sim / "pheno.tsv", sep="\t")
     covar = pd.read_csv(sim / "covar.tsv", sep="\t")
     pheno.rename(columns={"sample": "#IID"}).assign(cc=lambda x: x.cc + 1).to_csv(
@@ -120,6 +123,35 @@ def prepare(args: argparse.Namespace) -> None:
                      "carrier_index_bytes": sum(f.stat().st_size for f in
                                                 (sim / "cohort.vcz" / GROUP).rglob("*")
                                                 if f.is_file())})
+    info.update(packed_info)
+    (work / "prepare.json").write_text(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2))
+
+
+def _pack(ds, store: Path) -> dict[str, float]:
+    """Build the packed copy when the store is dense (as ``--packed-calls auto`` would)."""
+    from genoma.io.packed import GROUP as PGROUP
+    from genoma.io.packed import ensure_packed_calls
+
+    t = time.perf_counter()
+    c = time.process_time()
+    pc = ensure_packed_calls(ds)
+    if pc is None:
+        return {}
+    return {"packed_calls_s": round(time.perf_counter() - t, 1),
+            "packed_calls_cpu_s": round(time.process_time() - c, 1),
+            "packed_calls_bytes": sum(f.stat().st_size for f in (store / PGROUP).rglob("*")
+                                      if f.is_file())}
+
+
+def pack(args: argparse.Namespace) -> None:
+    """Add the packed copy to the store of an existing work directory."""
+    from genoma.io.vcz import open_cohort
+
+    work = Path(args.work)
+    store = work / "sim" / "cohort.vcz"
+    info = json.loads((work / "prepare.json").read_text())
+    info.update(_pack(open_cohort(store), store))
     (work / "prepare.json").write_text(json.dumps(info, indent=2))
     print(json.dumps(info, indent=2))
 
@@ -156,7 +188,8 @@ design = make_design(ds["sample_id"].values, pd.read_csv(pheno, sep="\\t"),
                      pd.read_csv(covar, sep="\\t"), pheno_column=name, model=model)
 t3 = time.perf_counter()
 c = time.process_time()
-res = gwas(ds, design, carrier_index=mode, compute=False).compute()
+res = gwas(ds, design, carrier_index=mode, packed_calls="auto" if mode == "use" else "off",
+           compute=False).compute()
 t4 = time.perf_counter()
 scan_cpu = time.process_time() - c
 table = _table(ds, res)
@@ -200,6 +233,14 @@ def run(args: argparse.Namespace) -> None:
                                     "--workers", "2", "--memory-limit", args.memory],
     }
     envs: dict[str, dict[str, str]] = {}
+    clusters = []
+    for nw in ([int(x) for x in args.running_cluster.split(",")] if args.running_cluster else []):
+        # scaling without start-up costs: a cluster already running (as on a shared
+        # cluster), reached with --scheduler tcp://; started before the timings
+        addr, procs = _start_cluster(nw, work)
+        clusters.append(procs)
+        configs[f"genoma running cluster {nw}×1"] = [*base, "-o", str(work / f"g_rc{nw}"),
+                                                     "--scheduler", addr]
     if args.baseline:  # another genoma source tree (e.g. `git archive HEAD src | tar -x`)
         name = "genoma baseline threads (2)"
         configs[name] = [*base, "-o", str(work / "g_base"), "--carrier-index", "off"]
@@ -207,10 +248,12 @@ def run(args: argparse.Namespace) -> None:
     if args.only:
         configs = {k: v for k, v in configs.items() if any(o in k for o in args.only.split(","))}
     from genoma.io.carriers import ensure_carrier_index
+    from genoma.io.packed import ensure_packed_calls
     from genoma.io.vcz import open_cohort
 
     t = time.perf_counter()
     ensure_carrier_index(open_cohort(store))  # built by prepare; rebuilt only if stale
+    ensure_packed_calls(open_cohort(store))  # dense stores (prepare or `pack`)
     index_check_s = time.perf_counter() - t
     times: dict[str, list[float]] = {k: [] for k in configs}
     cpus: dict[str, list[float]] = {k: [] for k in configs}
@@ -280,8 +323,37 @@ def run(args: argparse.Namespace) -> None:
     out = work / f"result_{model}.json"
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
-    for d in ("g_lc1", "g_lc2", "g_base"):
+    for d in ("g_lc1", "g_lc2", "g_base", *(p.name for p in work.glob("g_rc*"))):
         shutil.rmtree(work / d, ignore_errors=True)
+    for procs in clusters:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def _start_cluster(n_workers: int, work: Path) -> tuple[str, list[subprocess.Popen]]:
+    """A dask.distributed scheduler + ``n_workers`` single-threaded workers (own ports)."""
+    import socket
+
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    addr = f"tcp://127.0.0.1:{port}"
+    dask_cli = str(Path(PY).with_name("dask"))
+    log = open(work / f"cluster{n_workers}.log", "w")  # open as long as the cluster runs
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port",
+                               str(port), "--dashboard-address", ":0"], stdout=log, stderr=log)]
+    procs += [subprocess.Popen([dask_cli, "worker", addr, "--nthreads", "1", "--nworkers", "1",
+                                "--memory-limit", "4GB"], stdout=log, stderr=log)
+              for _ in range(n_workers)]
+    from distributed import Client
+
+    with Client(addr, timeout="60s") as client:
+        client.wait_for_workers(n_workers, timeout=120)
+        # warm the workers: import genoma's scan modules (and load the Numba cache) once
+        client.run(lambda: __import__("genoma.analyses.cohort.gwas"))
+    return addr, procs
 
 
 def main() -> None:
@@ -300,6 +372,10 @@ def main() -> None:
                    help="keep the first N passing variants (position order)")
     p.add_argument("--no-carrier-index", action="store_true",
                    help="do not build genoma's carrier index in the store")
+    p.add_argument("--no-packed-calls", action="store_true",
+                   help="do not build genoma's packed copy of the calls (dense stores)")
+    k = sub.add_parser("pack", help="add the packed copy to an existing work directory")
+    k.add_argument("--work", required=True)
     r = sub.add_parser("run")
     r.add_argument("--work", required=True)
     r.add_argument("--repeats", type=int, default=3)
@@ -309,10 +385,14 @@ def main() -> None:
     r.add_argument("--baseline", default="",
                    help="src directory of another genoma version to time as well (dense scan, "
                         "--carrier-index off, so it never writes an index into the store)")
+    r.add_argument("--running-cluster", default="",
+                   help="comma-separated worker counts (e.g. 1,2): also time the CLI against "
+                        "an already running dask.distributed cluster of that many "
+                        "single-threaded workers (--scheduler tcp://)")
     r.add_argument("--dense", action="store_true",
                    help="also time the dense scan of call_genotype once (in-process)")
     args = ap.parse_args()
-    {"prepare": prepare, "run": run}[args.step](args)
+    {"prepare": prepare, "pack": pack, "run": run}[args.step](args)
 
 
 if __name__ == "__main__":
