@@ -58,6 +58,7 @@ __all__ = [
     "CarrierIndex",
     "build_carrier_index",
     "carrier_entries_block",
+    "current_group",
     "dosage_from_entries",
     "ensure_carrier_index",
     "estimate_carrier_fraction",
@@ -180,6 +181,34 @@ def _fingerprint(store: Path) -> str:
     return h.hexdigest()
 
 
+def current_group(ds: Any, group: str, version_key: str,
+                  version: int) -> tuple[Path, dict[str, Any]] | None:
+    """A genoma group of the store (carrier index, packed calls) if it is current.
+
+    Current: ``ds`` is the whole of a local store, the group's attributes (written last)
+    exist and name this format ``version`` under ``version_key``, the cohort's sizes
+    (``n_variants``, ``n_samples``) and the fingerprint of ``call_genotype``.
+
+    Returns
+    -------
+    (path, attrs) or None
+    """
+    store = _indexable_store(ds)
+    if store is None:
+        return None
+    path = store / group
+    try:
+        attrs = json.loads((path / ".zattrs").read_text())
+    except (OSError, ValueError):
+        return None
+    if (attrs.get(version_key) != version
+            or attrs.get("n_variants") != ds.sizes["variants"]
+            or attrs.get("n_samples") != ds.sizes["samples"]
+            or attrs.get("fingerprint") != _fingerprint(store)):
+        return None
+    return path, attrs
+
+
 def open_carrier_index(ds: Any) -> CarrierIndex | None:
     """The cohort's carrier index if present and current, else None.
 
@@ -194,22 +223,10 @@ def open_carrier_index(ds: Any) -> CarrierIndex | None:
         None when the store is not a local directory, has no index, or the index is
         incomplete, of another format version, or stale (fingerprint mismatch).
     """
-    store = _indexable_store(ds)
-    if store is None:
+    current = current_group(ds, GROUP, "genoma_carrier_index", FORMAT_VERSION)
+    if current is None:
         return None
-    path = store / GROUP
-    attrs_file = path / ".zattrs"
-    if not attrs_file.is_file():
-        return None
-    try:
-        attrs = json.loads(attrs_file.read_text())
-    except (OSError, ValueError):
-        return None
-    if (attrs.get("genoma_carrier_index") != FORMAT_VERSION
-            or attrs.get("n_variants") != ds.sizes["variants"]
-            or attrs.get("n_samples") != ds.sizes["samples"]
-            or attrs.get("fingerprint") != _fingerprint(store)):
-        return None
+    path, attrs = current
     import zarr
 
     offsets = np.asarray(zarr.open_array(str(path / "offsets"), mode="r")[:], dtype=np.int64)

@@ -74,6 +74,7 @@ from genoma.io.carriers import (
     _fingerprint,
     _indexable_store,
     _replace,
+    current_group,
     estimate_carrier_fraction,
 )
 
@@ -371,24 +372,20 @@ def open_packed_calls(ds: Any) -> PackedCalls | None:
     """
     import numcodecs
 
-    store = _indexable_store(ds)
-    if store is None:
+    current = current_group(ds, GROUP, "genoma_packed_calls", FORMAT_VERSION)
+    if current is None:
         return None
-    path = store / GROUP
+    path, attrs = current
     try:
-        attrs = json.loads((path / ".zattrs").read_text())
         meta = json.loads((path / "calls" / ".zarray").read_text())
     except (OSError, ValueError):
         return None
     nv, ns = int(ds.sizes["variants"]), int(ds.sizes["samples"])
-    if (attrs.get("genoma_packed_calls") != FORMAT_VERSION
-            or attrs.get("n_variants") != nv or attrs.get("n_samples") != ns
-            or attrs.get("ploidy") != ds["call_genotype"].shape[2]
+    if (attrs.get("ploidy") != ds["call_genotype"].shape[2]
             or meta.get("zarr_format") != 2 or meta.get("dtype") != "|u1"
             or meta.get("filters") or meta.get("order", "C") != "C"
             or list(meta.get("shape", ())) != [nv, _nbytes(ns)]
-            or len(meta.get("chunks", ())) != 2 or meta["chunks"][1] != _nbytes(ns)
-            or attrs.get("fingerprint") != _fingerprint(store)):
+            or len(meta.get("chunks", ())) != 2 or meta["chunks"][1] != _nbytes(ns)):
         return None
     try:
         codec = numcodecs.get_codec(meta["compressor"]) if meta.get("compressor") else None

@@ -1593,23 +1593,3 @@ def _cells(v: np.ndarray, prec: int | None, float_format: str, na_rep: str
     starts = np.concatenate([[0], nl + 1]).astype(np.int64)
     ends = np.concatenate([nl, [len(buf)]]).astype(np.int64)
     return buf, starts, ends
-    if v.dtype.kind == "b":
-        return np.where(v, "True", "False").tolist()
-    if v.dtype.kind in "iu":
-        return [str(x) for x in v.tolist()]
-    out = v.tolist()
-    if pd.api.types.infer_dtype(v, skipna=True) not in ("string", "empty"):
-        out = [x if type(x) is str else str(x) for x in out]
-    for i in np.flatnonzero(pd.isna(v)).tolist():
-        out[i] = na_rep
-    return out
-    if v.dtype.kind == "b":
-        return np.where(v, "True", "False").tolist()
-    if v.dtype.kind in "iu":
-        return [str(x) for x in v.tolist()]
-    out = v.tolist()
-    if pd.api.types.infer_dtype(v, skipna=True) not in ("string", "empty"):
-        out = [x if type(x) is str else str(x) for x in out]
-    for i in np.flatnonzero(pd.isna(v)).tolist():
-        out[i] = na_rep
-    return out
