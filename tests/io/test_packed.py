@@ -296,3 +296,17 @@ def test_ensure_scan_copy_picks_one_kind(dense_copy: Path, tmp_path: Path,
     monkeypatch.setattr(packed, "estimate_carrier_fraction", no_estimate)
     again = packed.ensure_scan_copy(open_cohort(dense_copy))
     assert isinstance(again, packed.PackedCalls) and again.path == got.path
+
+
+def test_ensure_declines_without_disk_space(dense_copy: Path, monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A copy that would leave the file system short of space is not built."""
+    import collections
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(packed.shutil, "disk_usage",
+                        lambda _p: usage(10 ** 12, 10 ** 12, packed.MIN_FREE_BYTES))
+    with caplog.at_level("WARNING", logger="genoma.io.packed"):
+        assert packed.ensure_packed_calls(open_cohort(dense_copy)) is None
+    assert not (dense_copy / packed.GROUP).exists()
+    assert "free" in caplog.text

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -95,6 +96,11 @@ GROUP = "genoma_packed"
 FORMAT_VERSION = 1
 #: 2-bit code of a missing call.
 MISSING_CODE = 3
+#: :func:`ensure_packed_calls` builds only when the store's file system keeps at least
+#: this much free beyond twice the copy's size (a copy is 0.25 byte per call).
+MIN_FREE_BYTES = 1 << 30
+
+_log = logging.getLogger(__name__)
 
 
 def _nbytes(n_samples: int) -> int:
@@ -494,7 +500,9 @@ def ensure_packed_calls(ds: Any) -> PackedCalls | None:
     :data:`genoma.io.carriers.MAX_AUTO_CARRIER_FRACTION` non-hom-REF calls,
     :func:`genoma.io.carriers.estimate_carrier_fraction`: those get the carrier index,
     never both) when the store has no packed copy yet. A stale copy, built before on
-    purpose, is rebuilt whatever the density.
+    purpose, is rebuilt whatever the density. Nothing is built (a warning is logged)
+    when the store's file system has less free space than twice the copy's size plus
+    :data:`MIN_FREE_BYTES`.
 
     Parameters
     ----------
@@ -516,6 +524,14 @@ def ensure_packed_calls(ds: Any) -> PackedCalls | None:
     if (not (store / GROUP).exists()
             and estimate_carrier_fraction(ds) <= MAX_AUTO_CARRIER_FRACTION):
         return None  # sparse data: the carrier index serves it
+    need = shape[0] * _nbytes(shape[1])
+    free = shutil.disk_usage(store).free
+    if free < 2 * need + MIN_FREE_BYTES:
+        _log.warning("not building the packed copy of the calls (%.1f GB) in %s: %.1f GB free "
+                     "on its file system; the scan reads call_genotype", need / 1e9, store,
+                     free / 1e9)
+        return None
+    _log.info("building the packed copy of the calls (%.1f GB) in %s", need / 1e9, store)
     return build_packed_calls(ds)
 
 
