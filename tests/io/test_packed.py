@@ -310,3 +310,27 @@ def test_ensure_declines_without_disk_space(dense_copy: Path, monkeypatch: pytes
         assert packed.ensure_packed_calls(open_cohort(dense_copy)) is None
     assert not (dense_copy / packed.GROUP).exists()
     assert "free" in caplog.text
+
+
+def test_killed_build_leftovers_are_swept(dense_copy: Path) -> None:
+    """A build directory whose builder is gone is removed by the next build; one whose
+    builder is alive (or on another host) stays; the finished group has no owner file."""
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    stale = dense_copy / f".{packed.GROUP}.abc.partial"
+    live = dense_copy / f".{packed.GROUP}.def.partial"
+    remote = dense_copy / f".{packed.GROUP}.ghi.partial"
+    for d, owner in ((stale, f"{host} {dead}"), (live, f"{host} {os.getpid()}"),
+                     (remote, f"elsewhere.example {dead}")):
+        (d / "calls").mkdir(parents=True)
+        (d / ".owner").write_text(owner + "\n")
+    pc = packed.build_packed_calls(open_cohort(dense_copy))
+    assert not stale.exists() and live.exists() and remote.exists()
+    assert not (Path(pc.path) / ".owner").exists()
+    assert sorted(p.name for p in dense_copy.glob("*.partial")) == sorted([live.name,
+                                                                           remote.name])

@@ -63,6 +63,7 @@ __all__ = [
     "ensure_carrier_index",
     "estimate_carrier_fraction",
     "open_carrier_index",
+    "partial_dir",
     "store_path",
 ]
 
@@ -138,6 +139,40 @@ def _read_entries(path: str, a: int, b: int) -> np.ndarray:
         lo, hi = max(a, c0), min(b, c0 + len(data))
         out[lo - a:hi - a] = data[lo - c0:hi - c0]
     return out
+
+
+def partial_dir(store: Path, group: str) -> Path:
+    """A new ``.<group>.<random>.partial`` build directory in ``store``, owned by this process.
+
+    The directory holds an ``.owner`` file (host name and process id). Build directories
+    left by a build that was killed (its process gone from this host) are removed first,
+    so an interrupted build costs its disk space only until the next one; a directory
+    whose builder still runs, or runs on another host, is left alone.
+    """
+    import socket
+
+    host = socket.gethostname()
+    for old in store.glob(f".{group}.*.partial"):
+        try:
+            owner_host, pid = (old / ".owner").read_text().split()
+            alive = owner_host != host or _pid_alive(int(pid))
+        except (OSError, ValueError):
+            alive = False  # no owner file: a build from before owner files, or broken
+        if not alive:
+            shutil.rmtree(old, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{group}.", suffix=".partial", dir=store))
+    (tmp / ".owner").write_text(f"{host} {os.getpid()}\n")
+    return tmp
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 def store_path(ds: Any) -> Path | None:
@@ -317,6 +352,7 @@ def dosage_from_entries(entries: np.ndarray, off: np.ndarray, n_samples: int) ->
 
 def _replace(tmp: Path, final: Path) -> None:
     """Move the finished index into place; a concurrent build that got there first wins."""
+    (tmp / ".owner").unlink(missing_ok=True)  # see partial_dir
     try:
         os.replace(tmp, final)  # no index yet
         return
@@ -332,6 +368,7 @@ def _replace(tmp: Path, final: Path) -> None:
     except OSError:
         pass  # another build installed its (equivalent) index in between: keep it
     shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # still there only if the other build won
 
 
 def build_carrier_index(ds: Any, *, batch: int = 8, entries_chunk: int = _ENTRIES_CHUNK
@@ -377,7 +414,7 @@ def build_carrier_index(ds: Any, *, batch: int = 8, entries_chunk: int = _ENTRIE
     fingerprint = _fingerprint(store)
     g = g.rechunk({1: -1, 2: -1})
     blocks = [dask.delayed(carrier_entries_block)(b) for b in g.to_delayed().ravel()]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{GROUP}.", suffix=".partial", dir=store))
+    tmp = partial_dir(store, GROUP)
     try:
         root = zarr.open_group(str(tmp), mode="w", zarr_format=2)
         comp = numcodecs.Blosc("zstd", 5, numcodecs.Blosc.SHUFFLE)

@@ -62,7 +62,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +76,7 @@ from genoma.io.carriers import (
     _replace,
     current_group,
     estimate_carrier_fraction,
+    partial_dir,
 )
 
 __all__ = [
@@ -452,7 +452,7 @@ def build_packed_calls(ds: Any, *, batch: int = 8, compressor: Any = None) -> Pa
     if any(w % 4 for w in g.chunks[1][:-1]):
         g = g.rechunk({1: -1})  # sample chunks must start on a byte
     blocks = [dask.delayed(_pack_row)(*row) for row in g.to_delayed()[:, :, 0]]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{GROUP}.", suffix=".partial", dir=store))
+    tmp = partial_dir(store, GROUP)
     try:
         root = zarr.open_group(str(tmp), mode="w", zarr_format=2)
         root.create_array("calls", shape=(nv, nb), chunks=(chunk, nb), dtype="u1",
