@@ -1013,12 +1013,23 @@ def gwas_block(gt: np.ndarray, design: GwasDesign, q: np.ndarray, beta0: np.ndar
     return _logistic_dose_block(alt_dosage_block(gt), design, beta0, firth_fallback)
 
 
+#: Variants fitted together by the batched Newton iterations of a logistic block: the
+#: float64 temporaries of a batch stay under glibc's 32 MB mmap threshold at 20,000
+#: samples, so they are reused instead of page-faulted afresh (1,000-variant batches spent
+#: a third of their CPU in the kernel; 1.5× more CPU than batches of 128).
+_LOGISTIC_BATCH = 128
+
+
 def _logistic_dose_block(dose_all: np.ndarray, design: GwasDesign, beta0: np.ndarray,
                          firth_fallback: bool) -> np.ndarray:
     """Logistic statistics of a ``(variants, all samples)`` int8 dosage block (-1 missing)."""
     from scipy import special
 
     v = dose_all.shape[0]
+    if v > _LOGISTIC_BATCH:
+        return np.concatenate([
+            _logistic_dose_block(dose_all[a:a + _LOGISTIC_BATCH], design, beta0, firth_fallback)
+            for a in range(0, v, _LOGISTIC_BATCH)])
     out = np.full((v, len(_FIELDS)), np.nan)
     out[:, 6] = 0
     dose = dose_all[:, design.sample_index]
