@@ -204,6 +204,42 @@ def _outer_flat(c: np.ndarray) -> np.ndarray:
     return (c[:, :, None] * c[:, None, :]).reshape(n, k * k)
 
 
+def _missing_sums_py(out: np.ndarray, i: int, k: int, yj: float, cj: np.ndarray) -> None:
+    """Add one missing (analysed) call of variant ``i`` to its sufficient statistics.
+
+    Columns ``4 + k`` (count), ``5 + k`` (``Σ y²``), ``6 + k …`` (``Σ c·y``) and
+    ``6 + 2k …`` (``Σ c cᵀ``) of the layout of :func:`_suffstats_py`; ``cj`` is the
+    sample's covariate row. Shared by every linear kernel (compiled and inlined into
+    them by :func:`_jit_kernel`).
+    """
+    out[i, 4 + k] += 1.0
+    out[i, 5 + k] += yj * yj
+    for a in range(k):
+        ca = cj[a]
+        out[i, 6 + k + a] += ca * yj
+        for e in range(k):
+            out[i, 6 + 2 * k + a * k + e] += ca * cj[e]
+
+
+#: What the kernels call: the Python function until :func:`_jit_kernel` compiles it.
+_missing_sums = _missing_sums_py
+
+
+def _jit_kernel(kernel: Any, **options: Any) -> Any:
+    """Compile a linear kernel with Numba, the shared missing-call helper first.
+
+    Numba (imported here, not at module import: it costs start-up time) resolves the
+    module global ``_missing_sums`` when it compiles a kernel, so the compiled helper
+    must be in place before.
+    """
+    import numba
+
+    global _missing_sums
+    if not isinstance(_missing_sums, numba.core.registry.CPUDispatcher):
+        _missing_sums = numba.njit(cache=True, nogil=True, inline="always")(_missing_sums_py)
+    return numba.njit(cache=True, nogil=True, **options)(kernel)
+
+
 def _suffstats_py(gt: np.ndarray, pair: np.ndarray | None, s0: int, use: np.ndarray,
                   y: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Additive sufficient statistics of one ``(variants, samples, ploidy)`` block.
@@ -239,14 +275,7 @@ def _suffstats_py(gt: np.ndarray, pair: np.ndarray | None, s0: int, use: np.ndar
                 elif allele == 1:
                     d += 1
             if miss:
-                yj = y[j]
-                out[i, 4 + k] += 1.0
-                out[i, 5 + k] += yj * yj
-                for a in range(k):
-                    ca = c[j, a]
-                    out[i, 6 + k + a] += ca * yj
-                    for b in range(k):
-                        out[i, 6 + 2 * k + a * k + b] += ca * c[j, b]
+                _missing_sums(out, i, k, y[j], c[j])
             elif d:
                 fd = float(d)
                 s1 += fd
@@ -286,14 +315,7 @@ def _sparse_suffstats_py(entries: np.ndarray, off: np.ndarray, use: np.ndarray,
                 continue
             code = x & 3
             if code == 3:  # missing call: the sample leaves this variant's regression
-                yj = y[j]
-                out[i, 4 + k] += 1.0
-                out[i, 5 + k] += yj * yj
-                for a in range(k):
-                    ca = c[j, a]
-                    out[i, 6 + k + a] += ca * yj
-                    for b in range(k):
-                        out[i, 6 + 2 * k + a * k + b] += ca * c[j, b]
+                _missing_sums(out, i, k, y[j], c[j])
             else:
                 fd = float(code)
                 s1 += fd
@@ -355,14 +377,7 @@ def _dense_suffstats_py(pair: np.ndarray, s0: int, use: np.ndarray, xs: np.ndarr
                         dbuf[b, jj] = 0.0
                         j = s0 + jj
                         if use[j]:
-                            yj = y[j]
-                            out[i, 4 + k] += 1.0
-                            out[i, 5 + k] += yj * yj
-                            for a in range(k):
-                                ca = c[j, a]
-                                out[i, 6 + k + a] += ca * yj
-                                for e in range(k):
-                                    out[i, 6 + 2 * k + a * k + e] += ca * c[j, e]
+                            _missing_sums(out, i, k, y[j], c[j])
             out[i, 1] = s1
             out[i, 2] = s2
             if intercept:
@@ -554,23 +569,14 @@ def _packed_suffstats_py(packed: np.ndarray, pmask: np.ndarray, xs: np.ndarray,
                         for q in range(lg):
                             if ((row[o + q] & pmask[o + q]) >> sh) & 3 == 3:
                                 j = 4 * o + s * lg + q
-                                yj = xs[1, j]
-                                out[i, 4 + k] += 1.0
-                                out[i, 5 + k] += yj * yj
-                                for a in range(k):
-                                    ca = xs[2 + a, j]
-                                    out[i, 6 + k + a] += ca * yj
-                                    for e in range(k):
-                                        out[i, 6 + 2 * k + a * k + e] += ca * xs[2 + e, j]
+                                _missing_sums(out, i, k, xs[1, j], xs[2:, j])
     return out
 
 
 @functools.cache
 def _packed_kernel() -> Any:
-    import numba
-
-    return numba.njit(cache=True, nogil=True, error_model="numpy",
-                      fastmath={"reassoc", "contract"})(_packed_suffstats_py)
+    return _jit_kernel(_packed_suffstats_py, error_model="numpy",
+                       fastmath={"reassoc", "contract"})
 
 
 @dataclass
@@ -612,10 +618,7 @@ def _packed_linear_task(packed_calls: Any, v0: int, v1: int, pc: _PackedConstant
 
 @functools.cache
 def _dense_kernel() -> Any:
-    import numba
-
-    return numba.njit(cache=True, nogil=True,
-                      fastmath={"reassoc", "contract"})(_dense_suffstats_py)
+    return _jit_kernel(_dense_suffstats_py, fastmath={"reassoc", "contract"})
 
 
 #: Fraction of non-hom-REF calls above which a diploid block takes the branch-free
@@ -625,16 +628,12 @@ _DENSE_CARRIER_FRACTION = 0.05
 
 @functools.cache
 def _suffstats_kernel() -> Any:
-    import numba
-
-    return numba.njit(cache=True, nogil=True)(_suffstats_py)
+    return _jit_kernel(_suffstats_py)
 
 
 @functools.cache
 def _sparse_kernel() -> Any:
-    import numba
-
-    return numba.njit(cache=True, nogil=True)(_sparse_suffstats_py)
+    return _jit_kernel(_sparse_suffstats_py)
 
 
 @dataclass
