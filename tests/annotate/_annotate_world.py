@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import pysam
@@ -12,7 +12,8 @@ Transcript = tuple[int, str, list[tuple[int, int]], tuple[int, int] | tuple[()],
 
 
 def write_world(tmp: Path, seq: str, transcripts: Iterable[Transcript], *,
-                version: int = 1) -> tuple[Path, Path]:
+                version: int = 1, without_protein_id: Collection[object] = ()
+                ) -> tuple[Path, Path]:
     """Write ``seq`` as ``chr1`` of an indexed FASTA and the transcripts as a GFF3.
 
     Returns
@@ -32,8 +33,10 @@ def write_world(tmp: Path, seq: str, transcripts: Iterable[Transcript], *,
         for a, b in exons:
             lines.append(f"chr1\t.\texon\t{a}\t{b}\t.\t{strand}\t.\tParent=transcript:{tid}")
             if cds and b >= cds[0] and a <= cds[1]:
+                attrs = (f"Parent=transcript:{tid}" if tid in without_protein_id else
+                         f"ID=CDS:P{tid};Parent=transcript:{tid};protein_id=P{tid}")
                 lines.append(f"chr1\t.\tCDS\t{max(a, cds[0])}\t{min(b, cds[1])}\t.\t{strand}\t0\t"
-                             f"ID=CDS:P{tid};Parent=transcript:{tid};protein_id=P{tid}")
+                             f"{attrs}")
     gff = tmp / "tx.gff3"
     gff.write_text("\n".join(lines) + "\n")
     return fa, gff

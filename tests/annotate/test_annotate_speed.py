@@ -10,7 +10,6 @@ import random
 from pathlib import Path
 
 import numpy as np
-import pysam
 import pytest
 from _annotate_world import write_world
 
@@ -200,7 +199,8 @@ def _coding_world(tmp: Path) -> tuple[str, Path, Path]:
     def cds(n_codons: int) -> str:
         return "ATG" + "".join(rng.choice(sense) for _ in range(n_codons - 2)) + rng.choice(["TAA", "TAG", "TGA"])
 
-    lines = ["##gff-version 3"]
+    transcripts: list = []
+    no_pid: set[str] = set()
     # (id, strand, exons, biotype, protein id): CDS from the first exon's 11th base to the
     # last exon's 10th-from-last base
     layout = [("CP", "+", [(1001, 1100), (2001, 2150), (3001, 3100)], "protein_coding", True),
@@ -224,21 +224,11 @@ def _coding_world(tmp: Path) -> tuple[str, Path, Path]:
         for a, b in spans:
             g[a - 1:b] = seq[i:i + b - a + 1]
             i += b - a + 1
-        s, e = exons[0][0], exons[-1][1]
-        lines.append(f"chr1\t.\tgene\t{s}\t{e}\t.\t{strand}\t.\tID=gene:G{tid};Name=N{tid};biotype={bt}")
-        lines.append(f"chr1\t.\tmRNA\t{s}\t{e}\t.\t{strand}\t.\tID=transcript:{tid};Parent=gene:G{tid};"
-                     f"biotype={bt};version=1")
-        for a, b in exons:
-            lines.append(f"chr1\t.\texon\t{a}\t{b}\t.\t{strand}\t.\tParent=transcript:{tid}")
-        for a, b in spans:
-            pid = f"ID=CDS:P{tid};protein_id=P{tid};" if has_pid else ""
-            lines.append(f"chr1\t.\tCDS\t{a}\t{b}\t.\t{strand}\t0\t{pid}Parent=transcript:{tid}")
+        transcripts.append((tid, strand, exons, (spans[0][0], spans[-1][1]), bt))
+        if not has_pid:
+            no_pid.add(tid)
     text = "".join(g)
-    fa = tmp / "ref.fa"
-    fa.write_text(">chr1\n" + "\n".join(text[i:i + 60] for i in range(0, len(text), 60)) + "\n")
-    pysam.faidx(str(fa))
-    gff = tmp / "tx.gff3"
-    gff.write_text("\n".join(lines) + "\n")
+    fa, gff = write_world(tmp, text, transcripts, without_protein_id=no_pid)
     return text, fa, gff
 
 
