@@ -101,6 +101,9 @@ MISSING_CODE = 3
 MIN_FREE_BYTES = 1 << 30
 
 _log = logging.getLogger(__name__)
+#: What a damaged copy's error message tells the user to do.
+_REMEDY = (f"the packed copy is damaged: delete the store's {GROUP} folder (the next "
+           "`genoma cohort gwas` rebuilds it) or run with --packed-calls off")
 
 
 def _nbytes(n_samples: int) -> int:
@@ -209,7 +212,7 @@ def _read_raw(f: Path, offset: int, dst: np.ndarray) -> None:
             if not k:
                 raise MalformedInputError(
                     f"packed calls chunk truncated ({offset + got} bytes, wanted "
-                    f"{offset + len(view)}); rebuild it", path=f)
+                    f"{offset + len(view)}); {_REMEDY}", path=f)
             got += k
 
 
@@ -221,9 +224,10 @@ def _read_coded(f: Path, codec: Any, chunk: int, nb: int, r0: int, dst: np.ndarr
             return
         data = np.frombuffer(codec.decode(raw), dtype=np.uint8)
     except (RuntimeError, ValueError) as exc:
-        raise MalformedInputError(f"packed calls chunk does not decode: {exc}", path=f) from exc
+        raise MalformedInputError(f"packed calls chunk does not decode: {exc}; {_REMEDY}",
+                                  path=f) from exc
     if data.size != chunk * nb:
-        raise MalformedInputError("packed calls chunk has the wrong size", path=f)
+        raise MalformedInputError(f"packed calls chunk has the wrong size; {_REMEDY}", path=f)
     dst[...] = data.reshape(chunk, nb)[r0:r0 + len(dst)]
 
 
