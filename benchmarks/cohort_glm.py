@@ -277,35 +277,7 @@ def run(args: argparse.Namespace) -> None:
             parts[mode].append(_breakdown(*bargs, mode, model))
             print(f"rep {rep + 1} in-process ({mode}): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in parts[mode][-1].items()), flush=True)
-    # agreement (linear: plink2 prints 6 significant digits)
-    agree = {}
-    pl_file = next(work.glob("plink_out*.glm.*"), None)
-    gw = work / "g_threads" / "gwas.tsv"
-    if pl_file is not None and gw.exists():
-        a = pd.read_csv(pl_file, sep="\t")
-        b = pd.read_csv(gw, sep="\t")
-        b["ID"] = b.chrom + ":" + b.pos.astype(str) + ":" + \
-            np.arange(len(b)).astype(str)
-        m = a.merge(b, on="ID")
-        se_col = "SE" if "SE" in m else "LOG(OR)_SE"
-        for ours, theirs in (("beta", "BETA"), ("se", se_col), ("p", "P")):
-            if theirs not in m:
-                continue
-            y = pd.to_numeric(m[theirs], errors="coerce").to_numpy()
-            x = np.array([float(f"{v:.6g}") for v in m[ours]])
-            ok = np.isfinite(x) & np.isfinite(y) & (y != 0)
-            full = m[ours].to_numpy(dtype=float)
-            half_unit = 0.5 * 10.0 ** (np.floor(np.log10(np.abs(y[ok]))) - 5)
-            agree[ours] = {"compared": int(ok.sum()),
-                           "max_rel_diff_at_6_digits": float(np.max(np.abs(x[ok] - y[ok])
-                                                                    / np.abs(y[ok]))),
-                           # full precision vs plink2's 6 printed digits
-                           "max_rel_diff": float(np.max(np.abs(full[ok] - y[ok])
-                                                        / np.abs(y[ok]))),
-                           "within_half_unit_of_6th_digit": int(
-                               (np.abs(full[ok] - y[ok]) <= half_unit * (1 + 1e-6)).sum())}
-        agree["na_mismatch"] = int((pd.to_numeric(m[theirs], errors="coerce").isna()
-                                    != m[ours].isna()).sum())
+    agree = _agreement(work, model)
     result = {"model": model, "repeats": args.repeats,
               "prepare": json.loads((work / "prepare.json").read_text()),
               "median_s": {k: round(statistics.median(v), 2) for k, v in times.items()},
@@ -330,6 +302,69 @@ def run(args: argparse.Namespace) -> None:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+
+
+def _agreement(work: Path, model: str) -> dict:
+    """genoma's ``gwas.tsv`` against plink2's report of the same model.
+
+    Linear: plink2 prints 6 significant digits, so each value is compared at 6 digits and
+    at full precision (within half a unit of plink2's 6th digit). Logistic: plink2 (a3.5)
+    fits in single precision, so the figures are ``|Δβ| / se``, relative ``Δse`` and
+    relative ``Δp``, with the Firth fallback and NA agreement.
+    """
+    name = "plink_out.qt.glm.linear" if model == "linear" else "plink_out.cc.glm.logistic*"
+    pl_file = next(work.glob(name), None)
+    gw = work / "g_threads" / "gwas.tsv"
+    if pl_file is None or not gw.exists():
+        return {}
+    a = pd.read_csv(pl_file, sep="\t")
+    b = pd.read_csv(gw, sep="\t")
+    b["ID"] = b.chrom + ":" + b.pos.astype(str) + ":" + np.arange(len(b)).astype(str)
+    m = a.merge(b, on="ID")
+    agree: dict = {"plink2_file": pl_file.name, "rows": len(m)}
+    if model == "linear":
+        for ours, theirs in (("beta", "BETA"), ("se", "SE"), ("p", "P")):
+            y = pd.to_numeric(m[theirs], errors="coerce").to_numpy()
+            x = np.array([float(f"{v:.6g}") for v in m[ours]])
+            ok = np.isfinite(x) & np.isfinite(y) & (y != 0)
+            full = m[ours].to_numpy(dtype=float)
+            half_unit = 0.5 * 10.0 ** (np.floor(np.log10(np.abs(y[ok]))) - 5)
+            agree[ours] = {"compared": int(ok.sum()),
+                           "max_rel_diff_at_6_digits": float(np.max(np.abs(x[ok] - y[ok])
+                                                                    / np.abs(y[ok]))),
+                           # full precision vs plink2's 6 printed digits
+                           "max_rel_diff": float(np.max(np.abs(full[ok] - y[ok])
+                                                        / np.abs(y[ok]))),
+                           "within_half_unit_of_6th_digit": int(
+                               (np.abs(full[ok] - y[ok]) <= half_unit * (1 + 1e-6)).sum())}
+        agree["na_mismatch"] = int((pd.to_numeric(m["P"], errors="coerce").isna()
+                                    != m["p"].isna()).sum())
+        return agree
+    or_ = pd.to_numeric(m["OR"], errors="coerce").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pb = np.log(or_)
+    ps = pd.to_numeric(m["LOG(OR)_SE"], errors="coerce").to_numpy()
+    pp = pd.to_numeric(m["P"], errors="coerce").to_numpy()
+    gb, gs, gp = (m[c].to_numpy(dtype=float) for c in ("beta", "se", "p"))
+    both = np.isfinite(pb) & np.isfinite(gb) & np.isfinite(ps) & np.isfinite(gs)
+    pl_firth = (m["FIRTH?"] == "Y").to_numpy()
+    ours_firth = m["firth"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    for label, rows in (("ordinary fits", both & ~pl_firth & ~ours_firth),
+                        ("firth fallback", both & pl_firth & ours_firth)):
+        z = np.abs(gb[rows] - pb[rows]) / gs[rows]
+        rel_se = np.abs(gs[rows] - ps[rows]) / ps[rows]
+        okp = rows & (pp > 1e-300) & (gp > 0)
+        rel_p = np.abs(gp[okp] - pp[okp]) / pp[okp]
+        agree[label] = {"compared": int(rows.sum()),
+                        "max_abs_dbeta_over_se": float(z.max()) if z.size else None,
+                        "p99_abs_dbeta_over_se": float(np.quantile(z, 0.99)) if z.size else None,
+                        "max_rel_dse": float(rel_se.max()) if z.size else None,
+                        "max_rel_dp": float(rel_p.max()) if rel_p.size else None}
+    agree["firth_same_variants"] = bool((pl_firth == ours_firth).all())
+    agree["firth_variants"] = {"plink2": int(pl_firth.sum()), "genoma": int(ours_firth.sum())}
+    agree["plink2_errcodes"] = {str(k): int(v) for k, v in m["ERRCODE"].value_counts().items()}
+    agree["na_mismatch"] = int((~np.isfinite(pp) != ~np.isfinite(gp)).sum())
+    return agree
 
 
 def _start_cluster(n_workers: int, work: Path) -> tuple[str, list[subprocess.Popen]]:

@@ -943,43 +943,71 @@ def _firth_rows(d0: np.ndarray, obs: np.ndarray, y: np.ndarray, c: np.ndarray,
 
 def _logistic(d: np.ndarray, obs: np.ndarray, y: np.ndarray, c: np.ndarray, beta0: np.ndarray,
               out: np.ndarray, *, firth_fallback: bool, max_iter: int = 25) -> None:
+    """Logistic fits of float dosages ``d`` observed where ``obs`` (see :func:`_logistic_fit`)."""
+    dose = np.where(obs, d, -1.0).astype(np.float64)
+    _logistic_fit(dose, np.arange(d.shape[1]), y, c, beta0, out,
+                  firth_fallback=firth_fallback, max_iter=max_iter)
+
+
+#: Rows refitted together by the batched NumPy Firth iterations: the float64 temporaries of
+#: a batch stay under glibc's 32 MB mmap threshold at 20,000 samples, so they are reused
+#: instead of page-faulted afresh (1,000-row batches spent a third of their CPU in the
+#: kernel; 1.5× more CPU than batches of 128).
+_FIRTH_BATCH = 128
+
+
+def _logistic_fit(dose: np.ndarray, idx: np.ndarray, y: np.ndarray, c: np.ndarray,
+                  beta0: np.ndarray, out: np.ndarray, *, firth_fallback: bool,
+                  max_iter: int = 25, packed_samples: int | None = None) -> None:
+    """Fill ``n, alt_freq, beta, se, firth, error`` of ``out`` for the rows of ``dose``.
+
+    ``dose`` is ``(variants, all samples)`` (int8 or float, negative = missing) or, with
+    ``packed_samples`` (the number of samples), 2-bit packed calls
+    (:mod:`genoma.io.packed`); ``idx`` the analysed samples. The ordinary fits are the compiled Newton kernel
+    (:func:`genoma.analyses.cohort._logit_kernel.logistic_kernel`); fits that fail with a
+    non-constant genotype are refitted with Firth's penalised likelihood when
+    ``firth_fallback`` (plink2's ``firth-fallback``). Separation on the carriers (every
+    ALT allele in cases, or every one in controls: most singletons and doubletons) makes
+    the likelihood grow without bound as the genotype coefficient goes to ±infinity, so
+    such rows are not fitted by Newton (same outcome, 25 iterations saved) and go to
+    Firth directly.
+    """
+    from genoma.analyses.cohort._logit_kernel import logistic_kernel
+
     k = c.shape[1]
-    d0 = np.where(obs, d, 0.0)
-    n = obs.sum(axis=1)
-    mean = d0.sum(axis=1) / np.maximum(n, 1)
-    ss = (d0 * d0).sum(axis=1) - n * mean * mean
-    # Separation on the carriers (every ALT allele in cases, or every one in controls:
-    # most singletons and doubletons): the likelihood grows without bound as the genotype
-    # coefficient goes to ±infinity, so Newton cannot converge; such rows skip the
-    # ordinary fit (same outcome, 25 dense iterations saved) and go to Firth directly.
-    dy = d0 @ y
-    separated = (dy <= 0) | (d0.sum(axis=1) - dy <= 0)
-    v = d.shape[0]
-    beta = np.full((v, k + 1), np.nan)
-    inv = np.full((v, k + 1, k + 1), np.nan)
-    conv = np.zeros(v, dtype=bool)
-    fit = np.flatnonzero(~separated)
-    if fit.size:
-        beta[fit], inv[fit], conv[fit] = _logistic_rows(d0[fit], obs[fit], y, c, beta0,
-                                                        firth=False, max_iter=max_iter)
+    fit = np.empty((dose.shape[0], 6))
+    kernel = logistic_kernel(k, packed=packed_samples is not None,
+                             intercept=bool((c[:, 0] == 1.0).all()))
+    kernel(dose, idx, y, np.ascontiguousarray(c.T), beta0, max_iter, 1e-10, fit)
+    n, ss, status = fit[:, 0], fit[:, 2], fit[:, 5]
+    beta_g = fit[:, 3]
     # plink2 treats huge coefficients as a failed fit too
-    conv &= np.abs(beta[:, k]) < 1e3
-    use_firth = np.zeros(d.shape[0], dtype=bool)
-    if firth_fallback and (~conv & (ss > 0)).any():
-        rows = np.flatnonzero(~conv & (ss > 0))
-        fb, finv, fconv = _firth_rows(d0[rows], obs[rows], y, c, beta0)
-        beta[rows] = fb
-        inv[rows] = finv
+    with np.errstate(invalid="ignore"):
+        conv = (status == 0) & (np.abs(beta_g) < 1e3)
+        se = np.sqrt(fit[:, 4])
+    use_firth = np.zeros(dose.shape[0], dtype=bool)
+    redo = np.flatnonzero(~conv & (ss > 0)) if firth_fallback else np.zeros(0, dtype=np.int64)
+    for a in range(0, redo.size, _FIRTH_BATCH):
+        rows = redo[a:a + _FIRTH_BATCH]
+        if packed_samples is not None:
+            from genoma.io.packed import unpack_dosage
+
+            sub = unpack_dosage(dose[rows], packed_samples)[:, idx]
+        else:
+            sub = dose[rows][:, idx]
+        obs = sub >= 0
+        d0 = np.where(obs, sub, 0).astype(np.float64)
+        fb, finv, fconv = _firth_rows(d0, obs, y, c, beta0)
+        beta_g[rows] = fb[:, k]
+        se[rows] = np.sqrt(finv[:, k, k])
         conv[rows] = fconv
         use_firth[rows] = fconv
-    with np.errstate(invalid="ignore"):
-        se = np.sqrt(inv[:, k, k])
-        # VIF of the genotype on the covariates (unweighted, as plink2's check)
     out[:, 0] = n
-    out[:, 2] = np.where(conv, beta[:, k], np.nan)
+    out[:, 2] = np.where(conv, beta_g, np.nan)
     out[:, 3] = np.where(conv, se, np.nan)
     out[:, 6] = use_firth
     out[:, 7] = np.where(ss <= 0, 1, np.where(~conv, 3, 0))
+    out[:, 1] = fit[:, 1] / np.maximum(2 * n, 1)
 
 
 def gwas_block(gt: np.ndarray, design: GwasDesign, q: np.ndarray, beta0: np.ndarray | None,
@@ -1012,30 +1040,15 @@ def gwas_block(gt: np.ndarray, design: GwasDesign, q: np.ndarray, beta0: np.ndar
     return _logistic_dose_block(alt_dosage_block(gt), design, beta0, firth_fallback)
 
 
-#: Variants fitted together by the batched Newton iterations of a logistic block: the
-#: float64 temporaries of a batch stay under glibc's 32 MB mmap threshold at 20,000
-#: samples, so they are reused instead of page-faulted afresh (1,000-variant batches spent
-#: a third of their CPU in the kernel; 1.5× more CPU than batches of 128).
-_LOGISTIC_BATCH = 128
-
-
 def _logistic_dose_block(dose_all: np.ndarray, design: GwasDesign, beta0: np.ndarray,
-                         firth_fallback: bool) -> np.ndarray:
-    """Logistic statistics of a ``(variants, all samples)`` int8 dosage block (-1 missing)."""
+                         firth_fallback: bool, packed_samples: int | None = None) -> np.ndarray:
+    """Logistic statistics of a ``(variants, all samples)`` int8 dosage block (-1 missing)
+    or, with ``packed_samples``, of a block of 2-bit packed calls."""
     from scipy import special
 
-    v = dose_all.shape[0]
-    if v > _LOGISTIC_BATCH:
-        return np.concatenate([
-            _logistic_dose_block(dose_all[a:a + _LOGISTIC_BATCH], design, beta0, firth_fallback)
-            for a in range(0, v, _LOGISTIC_BATCH)])
-    out = np.full((v, len(_FIELDS)), np.nan)
-    out[:, 6] = 0
-    dose = dose_all[:, design.sample_index]
-    obs = dose >= 0
-    d = dose.astype(np.float64)
-    out[:, 1] = np.where(obs, d, 0).sum(axis=1) / np.maximum(2 * obs.sum(axis=1), 1)
-    _logistic(d, obs, design.y, design.covariates, beta0, out, firth_fallback=firth_fallback)
+    out = np.full((dose_all.shape[0], len(_FIELDS)), np.nan)
+    _logistic_fit(dose_all, design.sample_index, design.y, design.covariates, beta0, out,
+                  firth_fallback=firth_fallback, packed_samples=packed_samples)
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = out[:, 2] / out[:, 3]
     out[:, 4] = stat
@@ -1062,10 +1075,8 @@ def _sparse_logistic_task(index: Any, v0: int, v1: int, design: GwasDesign, beta
 
 def _packed_logistic_task(packed_calls: Any, v0: int, v1: int, design: GwasDesign,
                           beta0: np.ndarray, firth_fallback: bool) -> np.ndarray:
-    from genoma.io.packed import unpack_dosage
-
-    dose = unpack_dosage(packed_calls.read(v0, v1), packed_calls.n_samples)
-    return _logistic_dose_block(dose, design, beta0, firth_fallback)
+    return _logistic_dose_block(packed_calls.read(v0, v1), design, beta0, firth_fallback,
+                                packed_samples=packed_calls.n_samples)
 
 
 def _sparse_scan(index: Any, design: GwasDesign, vchunk: int, firth_fallback: bool,

@@ -1,0 +1,294 @@
+"""Compiled Newton–Raphson fits of the logistic GWAS model, one variant at a time.
+
+The model of every variant is ``logit P(y=1) = C β + g γ`` (``C``: the ``k`` covariate
+columns, intercept first; ``g``: the ALT dosage). :func:`logistic_kernel` returns a Numba
+function that fits it for a block of variants, with the rules of the NumPy reference
+(:func:`genoma.analyses.cohort.gwas._logistic_rows`): start at the null model's
+coefficients and ``γ = 0``, Newton steps ``(XᵀWX)⁻¹ Xᵀ(y − μ)`` until the largest step is
+below ``tol`` (``1e-10``) or ``max_iter`` steps; a singular information matrix or a
+non-finite step is a failed fit. Firth's fallback stays with the caller.
+
+Why generated code: one pass over the samples computes ``η``, ``μ``, the weights and every
+entry of ``XᵀWX`` and ``Xᵀ(y − μ)``. With the ``(k + 1)(k + 2)/2 + k + 1`` sums held in
+separate scalar accumulators, LLVM vectorises the loop and the sums are independent
+dependency chains: 2.7 ns per sample and Newton step at ``k = 3`` against 7 ns for
+the same work written with loops over the covariates (which vectorise each sum alone,
+one chain at a time). The loop body is therefore written out for the number of
+covariates of the run, as Python source, and compiled once; the source goes into
+``<GENOMA_HOME>/cache/kernels`` so that Numba's on-disk cache can keep the machine code
+(without a writable cache the source is compiled in memory, ≈ 1 s per process).
+
+``exp`` is evaluated in the loop (Numba has no vector ``exp`` here: a ``math.exp`` call
+would keep the loop scalar) by Cody–Waite reduction ``x = m ln 2 + r``, ``|r| ≤ ln 2 / 2``,
+a degree-12 Taylor polynomial for ``e^r`` (truncation error < 1e-15 relative) and
+``2^m`` built from its IEEE-754 bits; the arguments are clamped to ±700, where
+``μ(1 − μ)`` is below 1e-300 anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import logging
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["STATUS", "logistic_kernel"]
+
+log = logging.getLogger(__name__)
+
+#: Values of the status column of the kernel's output.
+STATUS = {0: "converged", 1: "constant genotype", 2: "separated", 3: "not converged",
+          4: "singular or non-finite"}
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+
+
+@functools.cache
+def _helpers() -> Any:
+    """Compile the shared helpers: the bit cast, ``1 / (1 + e^-x)`` and the Newton update."""
+    import numba
+    from numba.core import types
+    from numba.core.extending import intrinsic
+
+    @intrinsic
+    def as_f64(typingctx: Any, x: Any) -> Any:
+        sig = types.float64(types.int64)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+        return sig, codegen
+
+    @numba.njit(inline="always", error_model="numpy",
+                fastmath={"reassoc", "contract", "arcp", "nsz"})
+    def expit(eta: float) -> float:
+        x = -min(max(eta, -700.0), 700.0)
+        m = math.floor(x * _LOG2E + 0.5)
+        r = x - m * _LN2_HI - m * _LN2_LO
+        # Estrin's scheme (a shallower dependency chain than Horner's)
+        r2 = r * r
+        r4 = r2 * r2
+        er = ((1.0 + r) + (0.5 + r * (1.0 / 6)) * r2) + (
+            (1.0 / 24 + r * (1.0 / 120)) + (1.0 / 720 + r * (1.0 / 5040)) * r2) * r4 + (
+            ((1.0 / 40320 + r * (1.0 / 362880)) + (1.0 / 3628800 + r * (1.0 / 39916800)) * r2)
+            + (1.0 / 479001600) * r4) * (r4 * r4)
+        return 1.0 / (1.0 + er * as_f64((np.int64(m) + 1023) << 52))
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def newton_update(a: np.ndarray, u: np.ndarray, b: np.ndarray, lo: np.ndarray,
+                      inv: np.ndarray, step: np.ndarray, tol: float) -> int:
+        """``b += a⁻¹ u`` by Cholesky (``a`` symmetric, full); ``inv`` gets ``a⁻¹``.
+
+        Returns 0 (go on), 1 (converged: largest step below ``tol``) or 2 (``a`` not
+        positive definite, or a non-finite step).
+        """
+        p = a.shape[0]
+        for q in range(p):
+            for q2 in range(q + 1):
+                s = a[q, q2]
+                for t in range(q2):
+                    s -= lo[q, t] * lo[q2, t]
+                if q == q2:
+                    if not s > 1e-14 * a[q, q]:
+                        return 2
+                    lo[q, q] = math.sqrt(s)
+                else:
+                    lo[q, q2] = s / lo[q2, q2]
+        for col in range(p):  # L Lᵀ X = I, column by column
+            for q in range(p):
+                s = 1.0 if q == col else 0.0
+                for t in range(q):
+                    s -= lo[q, t] * step[t]
+                step[q] = s / lo[q, q]
+            for q in range(p - 1, -1, -1):
+                s = step[q]
+                for t in range(q + 1, p):
+                    s -= lo[t, q] * inv[t, col]
+                inv[q, col] = s / lo[q, q]
+        big = 0.0
+        for q in range(p):
+            s = 0.0
+            for q2 in range(p):
+                s += inv[q, q2] * u[q2]
+            if not math.isfinite(s):
+                return 2
+            step[q] = s
+            big = max(big, abs(s))
+        for q in range(p):
+            b[q] += step[q]
+        return 1 if big < tol else 0
+
+    return as_f64, expit, newton_update
+
+
+def _source(k: int, *, packed: bool, intercept: bool) -> str:
+    """Python source of the fitting kernel for ``k`` covariate columns.
+
+    ``packed``: the rows are 2-bit packed calls (:mod:`genoma.io.packed`) instead of
+    dosages; ``intercept``: the first covariate column is all ones (then not read).
+    """
+    p = k + 1
+    names = [f"x{q}" for q in range(k)] + ["gj"]
+    pairs = [(q, q2) for q in range(p) for q2 in range(q, p)]
+    ind = " " * 16
+    lines = [
+        "import numpy as np",
+        "from genoma.analyses.cohort._logit_kernel import _helpers",
+        "_as_f64, _expit, _newton_update = _helpers()",
+        "",
+        "",
+        "def fit(dose, idx, y, ct, beta0, max_iter, tol, out):",
+        "    v = dose.shape[0]",
+        "    n = idx.shape[0]",
+        "    g = np.empty(n)",
+        "    wo = np.empty(n)",
+        *(["    nbytes = dose.shape[1]",
+           "    codes = np.empty(4 * nbytes, dtype=np.uint8)"] if packed else []),
+        f"    a = np.empty(({p}, {p}))",
+        f"    lo = np.zeros(({p}, {p}))",
+        f"    inv = np.empty(({p}, {p}))",
+        f"    b = np.empty({p})",
+        f"    u = np.empty({p})",
+        f"    step = np.empty({p})",
+        *[f"    c{q} = ct[{q}]" for q in range(k)],
+        "    for i in range(v):",
+        "        nobs = 0.0",
+        "        sd = 0.0",
+        "        sdd = 0.0",
+        "        sdy = 0.0",
+        *(["        for o in range(nbytes):",  # the row's codes, 4 per byte
+           "            byte = dose[i, o]",
+           "            codes[4 * o] = byte & 3",
+           "            codes[4 * o + 1] = (byte >> 2) & 3",
+           "            codes[4 * o + 2] = (byte >> 4) & 3",
+           "            codes[4 * o + 3] = byte >> 6"] if packed else []),
+        "        for j in range(n):",
+        *(["            x = codes[idx[j]]",
+            "            ob = 1.0 if x != 3 else 0.0"] if packed else
+          ["            x = dose[i, idx[j]]",
+           "            ob = 1.0 if x >= 0 else 0.0"]),
+        "            gx = float(x) * ob",
+        "            g[j] = gx",
+        "            wo[j] = ob",
+        "            nobs += ob",
+        "            sd += gx",
+        "            sdd += gx * gx",
+        "            sdy += gx * y[j]",
+        "        ss = sdd - sd * sd / max(nobs, 1.0)",
+        "        out[i, 0] = nobs",
+        "        out[i, 1] = sd",
+        "        out[i, 2] = ss",
+        "        out[i, 3] = np.nan",
+        "        out[i, 4] = np.nan",
+        "        if ss <= 0.0:",
+        "            out[i, 5] = 1.0",
+        "            continue",
+        "        if sdy <= 0.0 or sd - sdy <= 0.0:",
+        "            out[i, 5] = 2.0",
+        "            continue",
+        *[f"        b[{q}] = beta0[{q}]" for q in range(k)],
+        f"        b[{k}] = 0.0",
+        "        status = 3.0",
+        "        for _it in range(max_iter):",
+        *[f"            b{q} = b[{q}]" for q in range(p)],
+        *[f"            a{q}_{q2} = 0.0" for q, q2 in pairs],
+        *[f"            u{q} = 0.0" for q in range(p)],
+        "            for j in range(n):",
+        *[f"{ind}x{q} = 1.0" if q == 0 and intercept else f"{ind}x{q} = c{q}[j]"
+          for q in range(k)],
+        f"{ind}gj = g[j]",
+        f"{ind}mu = _expit({' + '.join(f'b{q} * {names[q]}' for q in range(p))})",
+        f"{ind}o = wo[j]",
+        f"{ind}w = mu * (1.0 - mu) * o",
+        f"{ind}r = (y[j] - mu) * o",
+        *[f"{ind}w{q} = w * {names[q]}" for q in range(p)],
+        *[f"{ind}a{q}_{q2} += w{q} * {names[q2]}" for q, q2 in pairs],
+        *[f"{ind}u{q} += r * {names[q]}" for q in range(p)],
+        *[f"            a[{q}, {q2}] = a{q}_{q2}" for q, q2 in pairs],
+        *[f"            a[{q2}, {q}] = a{q}_{q2}" for q, q2 in pairs if q2 != q],
+        *[f"            u[{q}] = u{q}" for q in range(p)],
+        "            done = _newton_update(a, u, b, lo, inv, step, tol)",
+        "            if done == 1:",
+        "                status = 0.0",
+        "                break",
+        "            if done == 2:",
+        "                status = 4.0",
+        "                break",
+        "        out[i, 5] = status",
+        "        if status == 0.0:",
+        f"            out[i, 3] = b[{k}]",
+        f"            out[i, 4] = inv[{k}, {k}]",
+        "    return out",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _kernel_dir() -> Path | None:
+    from genoma.config import settings
+
+    path = settings().cache_dir / "kernels"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
+
+
+@functools.cache
+def logistic_kernel(k: int, *, packed: bool = False, intercept: bool = False) -> Any:
+    """The compiled fitting kernel for ``k`` covariate columns.
+
+    ``fit(dose, idx, y, ct, beta0, max_iter, tol, out)`` fits every row of ``dose``
+    (``(variants, all samples)``, int8 or float; negative = missing call) on the samples
+    ``idx`` with phenotype ``y`` (0/1), covariates ``ct`` (``(k, samples)``, C order) and
+    null-model coefficients ``beta0``, and fills ``out`` (``(variants, 6)`` float64):
+    observed calls, ``Σ g``, ``Σ (g − ḡ)²``, ``γ``, the ``γ`` diagonal entry of the
+    inverse information matrix (at the coefficients before the last step, which is below
+    ``tol``) and the status (:data:`STATUS`). Variants with a constant genotype, or with
+    every ALT allele in cases or every one in controls (complete separation: no finite
+    maximum), are not fitted. Releases the GIL.
+
+    With ``packed`` the rows of ``dose`` are 2-bit packed calls (``uint8``, sample ``s``
+    in byte ``s >> 2``, bits ``2 (s & 3)``, code 3 = missing; :mod:`genoma.io.packed`).
+    With ``intercept`` the first row of ``ct`` must be all ones: it is not read.
+    """
+    import numba
+
+    _helpers()
+    source = _source(k, packed=packed, intercept=intercept)
+    this = Path(__file__).read_bytes()
+    digest = hashlib.sha256(source.encode() + this + numba.__version__.encode()).hexdigest()
+    name = f"genoma_logit_k{k}{'_packed' if packed else ''}_{digest[:16]}"
+    folder = _kernel_dir()
+    module: Any
+    if folder is not None:
+        path = folder / f"{name}.py"
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        cache = True
+    else:
+        log.info("no writable kernel cache: the logistic kernel is compiled in memory")
+        module = type(sys)(name)
+        exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+        cache = False
+    return numba.njit(cache=cache, nogil=True, error_model="numpy",
+                      fastmath={"reassoc", "contract", "arcp", "nsz"})(module.fit)
