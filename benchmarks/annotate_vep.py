@@ -64,17 +64,23 @@ def main() -> None:
     # what a CLI run spends before reading any input: interpreter start + imports
     imports = [sys.executable, "-c", "import genoma.cli.main, genoma.cli.annotate, genoma.annotate.csq, "
                "typer._adapters, pysam, isal.isal_zlib"]
+    # the least any Python implementation on the project's stack spends: interpreter start
+    # and the two libraries it cannot do without (NumPy, pysam for the FASTA)
+    floor = [sys.executable, "-c", "import numpy, pysam"]
     annotate_vcf(inp, fasta, gff, out, force=True)
     for cmd in (cli, bcsq):
         if cmd:
             child(cmd)
     times, cpu, cli_times, cli_cpu, bc_times, bc_cpu, loads = [], [], [], [], [], [], []
-    imp_times, imp_cpu = [], []
+    imp_times, imp_cpu, floor_times, floor_cpu = [], [], [], []
     for _ in range(args.repeat):
         loads.append(os.getloadavg()[0])
         w, c = child(imports)
         imp_times.append(w)
         imp_cpu.append(c)
+        w, c = child(floor)
+        floor_times.append(w)
+        floor_cpu.append(c)
         t0, c0 = time.perf_counter(), time.process_time()
         annotate_vcf(inp, fasta, gff, out, force=True)
         times.append(time.perf_counter() - t0)
@@ -141,6 +147,7 @@ def main() -> None:
     if cli_times:
         row("genoma annotate (CLI process, incl. imports)", cli_times, cli_cpu)
     row("of which: python start + imports only", imp_times, imp_cpu)
+    row("floor: python start + `import numpy, pysam` only", floor_times, floor_cpu)
     if se_times:
         row("SnpEff ann (JVM, uncompressed VCF out)", se_times, se_cpu)
     if bc_times:
@@ -152,10 +159,34 @@ def main() -> None:
             print(f"Ratio genoma CLI process / bcftools csq: wall "
                   f"{statistics.median(cli_times) / statistics.median(bc_times):.1f}x, CPU "
                   f"{statistics.median(cli_cpu) / statistics.median(bc_cpu):.1f}x")
+    if bc_times:
+        sizes = {name: _text_size(path) for name, path in
+                 (("genoma", tmp / "cli.vcf.gz" if cli else out), ("bcftools csq", tmp / "bcsq.vcf.gz"))}
+        print("\nOutput (what each tool writes for the same input): "
+              + "; ".join(f"{k} {v[0] / 1e6:.1f} MB of text, {v[1]:,} consequence entries"
+                          for k, v in sizes.items()))
     print(f"\n1-minute load average at the start of each round (2 cores): {', '.join(f'{x:.2f}' for x in loads)}")
     print("\n## Where genoma's CPU time goes (one run, seconds)\n")
     for k, v in stages.items():
         print(f"- {k}: {v:.3f}")
+
+
+def _text_size(path: Path) -> tuple[int, int]:
+    """Uncompressed bytes of a VCF and its consequence entries (``CSQ`` or ``BCSQ``)."""
+    import gzip
+    import re
+
+    size = entries = 0
+    pat = re.compile(r"(?:^|;)B?CSQ=([^;\t]*)")
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            size += len(line)
+            if line.startswith("#"):
+                continue
+            m = pat.search(line.split("\t", 8)[7])
+            if m:
+                entries += m.group(1).count(",") + 1
+    return size, entries
 
 
 def _snpeff(d: Path, inp: Path, tmp: Path, repeat: int) -> tuple[list[float], list[float]]:

@@ -317,8 +317,8 @@ def _agreement(work: Path, model: str) -> dict:
     gw = work / "g_threads" / "gwas.tsv"
     if pl_file is None or not gw.exists():
         return {}
-    a = pd.read_csv(pl_file, sep="\t")
-    b = pd.read_csv(gw, sep="\t")
+    a = pd.read_csv(pl_file, sep="\t", dtype={"ERRCODE": str})
+    b = pd.read_csv(gw, sep="\t", dtype={"error": str})
     b["ID"] = b.chrom + ":" + b.pos.astype(str) + ":" + np.arange(len(b)).astype(str)
     m = a.merge(b, on="ID")
     agree: dict = {"plink2_file": pl_file.name, "rows": len(m)}

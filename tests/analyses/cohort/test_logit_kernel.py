@@ -7,8 +7,8 @@ import pytest
 from scipy import special
 
 from genoma.analyses.cohort import _logit_kernel
-from genoma.analyses.cohort._logit_kernel import logistic_kernel
-from genoma.analyses.cohort.gwas import _logistic_null, _logistic_rows
+from genoma.analyses.cohort._logit_kernel import firth_kernel, logistic_kernel
+from genoma.analyses.cohort.gwas import _firth_rows, _logistic_null, _logistic_rows
 
 
 def _world(k: int, n: int = 3000, v: int = 40, seed: int = 0):
@@ -66,7 +66,7 @@ def test_kernel_without_writable_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     args = (dose, np.arange(800), y, np.ascontiguousarray(c.T), beta0, 25, 1e-10)
     cached = logistic_kernel(2)(*args, np.empty((6, 6)))
     monkeypatch.setattr(_logit_kernel, "_kernel_dir", lambda: None)
-    in_memory = logistic_kernel.__wrapped__(2)(*args, np.empty((6, 6)))
+    in_memory = _logit_kernel._module.__wrapped__(2, False, False).fit(*args, np.empty((6, 6)))
     np.testing.assert_array_equal(cached, in_memory)
 
 
@@ -100,3 +100,43 @@ def test_packed_kernel_equals_dosage_kernel() -> None:
     skip = logistic_kernel(3, packed=True, intercept=True)(packed, *args, np.empty((12, 6)))
     np.testing.assert_allclose(skip, plain, rtol=1e-12)
     assert (plain[:, 5] == 0).all()
+
+
+def test_expit_softplus_matches_numpy() -> None:
+    both = _logit_kernel._helpers()[4]
+    for x, rtol in ((np.concatenate([np.linspace(-60, 60, 6001), [-1e-9, 0.0, 1e-9]]), 4e-15),
+                    (np.array([-700.0, -500.5, 500.5, 700.0]), 1e-13)):
+        ours = np.array([both(v) for v in x])
+        np.testing.assert_allclose(ours[:, 1], np.logaddexp(0.0, x), rtol=rtol, atol=0)
+        np.testing.assert_allclose(ours[:, 0], special.expit(x), rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_firth_kernel_equals_numpy_firth(k: int) -> None:
+    """Rare and separated variants (where Firth is used): the compiled Firth fits equal
+    the NumPy reference's."""
+    rng = np.random.default_rng(11 + k)
+    n = 1500
+    c = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1))])
+    y = (rng.random(n) < 0.2).astype(float)
+    dose = np.zeros((8, n), dtype=np.int8)
+    cases, controls = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    dose[0, cases[0]] = 1  # singleton in a case (separated)
+    dose[1, controls[:3]] = 1  # tripleton in controls
+    dose[2, cases[:2]] = 2  # hom-ALT carriers, cases only
+    dose[3, rng.choice(n, 5, replace=False)] = 1  # rare, both classes
+    dose[4, rng.choice(n, 40, replace=False)] = 1
+    dose[5, rng.choice(n, 300, replace=False)] = rng.integers(1, 3, 300)  # common
+    dose[6, cases[:5]] = 1
+    dose[6, controls[:1]] = 1
+    dose[7, rng.choice(n, 12, replace=False)] = 1
+    dose[7, rng.choice(n, 30, replace=False)] = -1  # missing calls
+    beta0 = _logistic_null(y, c)
+    out = np.empty((8, 3))
+    firth_kernel(k)(dose, np.arange(n), y, np.ascontiguousarray(c.T), beta0, 100, 1e-8, out)
+    obs = dose >= 0
+    d0 = np.where(obs, dose, 0).astype(float)
+    fb, finv, fconv = _firth_rows(d0, obs, y, c, beta0)
+    assert fconv.all() and (out[:, 2] == 1).all()
+    np.testing.assert_allclose(out[:, 0], fb[:, k], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(out[:, 1], finv[:, k, k], rtol=1e-6)

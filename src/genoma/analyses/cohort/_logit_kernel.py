@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STATUS", "logistic_kernel"]
+__all__ = ["STATUS", "firth_kernel", "logistic_kernel"]
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,17 @@ _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
 
 
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+
 @functools.cache
 def _helpers() -> Any:
-    """Compile the shared helpers: the bit cast, ``1 / (1 + e^-x)`` and the Newton update."""
+    """Compile the shared helpers.
+
+    Returns ``(as_f64, expit, newton_update, chol_inverse, expit_softplus)``: the bit
+    cast, ``1 / (1 + e^-x)``, one Newton update, a Cholesky inverse with ``log det`` and
+    ``(1 / (1 + e^-x), log(1 + e^x))``.
+    """
     import numba
     from numba.core import types
     from numba.core.extending import intrinsic
@@ -69,10 +77,9 @@ def _helpers() -> Any:
 
         return sig, codegen
 
-    @numba.njit(inline="always", error_model="numpy",
-                fastmath={"reassoc", "contract", "arcp", "nsz"})
-    def expit(eta: float) -> float:
-        x = -min(max(eta, -700.0), 700.0)
+    @numba.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)
+    def exp(x: float) -> float:
+        x = min(max(x, -700.0), 700.0)
         m = math.floor(x * _LOG2E + 0.5)
         r = x - m * _LN2_HI - m * _LN2_LO
         # Estrin's scheme (a shallower dependency chain than Horner's)
@@ -82,17 +89,37 @@ def _helpers() -> Any:
             (1.0 / 24 + r * (1.0 / 120)) + (1.0 / 720 + r * (1.0 / 5040)) * r2) * r4 + (
             ((1.0 / 40320 + r * (1.0 / 362880)) + (1.0 / 3628800 + r * (1.0 / 39916800)) * r2)
             + (1.0 / 479001600) * r4) * (r4 * r4)
-        return 1.0 / (1.0 + er * as_f64((np.int64(m) + 1023) << 52))
+        return er * as_f64((np.int64(m) + 1023) << 52)
+
+    @numba.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)
+    def expit(eta: float) -> float:
+        return 1.0 / (1.0 + exp(-eta))
+
+    @numba.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)
+    def expit_softplus(eta: float) -> tuple[float, float]:
+        """``1 / (1 + e^-eta)`` and ``log(1 + e^eta)`` from one ``t = e^-|eta|`` in (0, 1]:
+        ``log(1 + e^eta) = max(eta, 0) + log1p(t)``, ``log1p(t) = 2 atanh(s)``,
+        ``s = t / (2 + t) ≤ 1/3``, by its odd series (18 terms: truncation below 10⁻¹⁷
+        relative; no cancellation for small ``t``)."""
+        t = exp(-abs(eta))
+        s = t / (2.0 + t)
+        z = s * s
+        acc = 1.0 / 37
+        for i in range(17, -1, -1):
+            acc = 1.0 / (2 * i + 1) + z * acc
+        r = 1.0 / (1.0 + t)
+        return (r if eta >= 0.0 else t * r), max(eta, 0.0) + 2.0 * s * acc
 
     @numba.njit(nogil=True, error_model="numpy")
-    def newton_update(a: np.ndarray, u: np.ndarray, b: np.ndarray, lo: np.ndarray,
-                      inv: np.ndarray, step: np.ndarray, tol: float) -> int:
-        """``b += a⁻¹ u`` by Cholesky (``a`` symmetric, full); ``inv`` gets ``a⁻¹``.
+    def chol_inverse(a: np.ndarray, lo: np.ndarray, inv: np.ndarray, tmp: np.ndarray,
+                     invert: bool) -> float:
+        """Cholesky ``a = L Lᵀ`` (``a`` symmetric, full) and, if ``invert``, ``inv = a⁻¹``.
 
-        Returns 0 (go on), 1 (converged: largest step below ``tol``) or 2 (``a`` not
-        positive definite, or a non-finite step).
+        Returns ``log det a``, or NaN when ``a`` is not positive definite (a pivot below
+        10⁻¹⁴ of its diagonal entry, or not finite).
         """
         p = a.shape[0]
+        logdet = 0.0
         for q in range(p):
             for q2 in range(q + 1):
                 s = a[q, q2]
@@ -100,21 +127,36 @@ def _helpers() -> Any:
                     s -= lo[q, t] * lo[q2, t]
                 if q == q2:
                     if not s > 1e-14 * a[q, q]:
-                        return 2
+                        return np.nan
                     lo[q, q] = math.sqrt(s)
+                    logdet += math.log(s)
                 else:
                     lo[q, q2] = s / lo[q2, q2]
-        for col in range(p):  # L Lᵀ X = I, column by column
-            for q in range(p):
-                s = 1.0 if q == col else 0.0
-                for t in range(q):
-                    s -= lo[q, t] * step[t]
-                step[q] = s / lo[q, q]
-            for q in range(p - 1, -1, -1):
-                s = step[q]
-                for t in range(q + 1, p):
-                    s -= lo[t, q] * inv[t, col]
-                inv[q, col] = s / lo[q, q]
+        if invert:
+            for col in range(p):  # L Lᵀ X = I, column by column
+                for q in range(p):
+                    s = 1.0 if q == col else 0.0
+                    for t in range(q):
+                        s -= lo[q, t] * tmp[t]
+                    tmp[q] = s / lo[q, q]
+                for q in range(p - 1, -1, -1):
+                    s = tmp[q]
+                    for t in range(q + 1, p):
+                        s -= lo[t, q] * inv[t, col]
+                    inv[q, col] = s / lo[q, q]
+        return logdet
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def newton_update(a: np.ndarray, u: np.ndarray, b: np.ndarray, lo: np.ndarray,
+                      inv: np.ndarray, step: np.ndarray, tol: float) -> int:
+        """``b += a⁻¹ u``; ``inv`` gets ``a⁻¹``.
+
+        Returns 0 (go on), 1 (converged: largest step below ``tol``) or 2 (``a`` not
+        positive definite, or a non-finite step).
+        """
+        p = a.shape[0]
+        if np.isnan(chol_inverse(a, lo, inv, step, True)):
+            return 2
         big = 0.0
         for q in range(p):
             s = 0.0
@@ -128,11 +170,11 @@ def _helpers() -> Any:
             b[q] += step[q]
         return 1 if big < tol else 0
 
-    return as_f64, expit, newton_update
+    return as_f64, expit, newton_update, chol_inverse, expit_softplus
 
 
 def _source(k: int, *, packed: bool, intercept: bool) -> str:
-    """Python source of the fitting kernel for ``k`` covariate columns.
+    """Python source of the fitting kernels for ``k`` covariate columns.
 
     ``packed``: the rows are 2-bit packed calls (:mod:`genoma.io.packed`) instead of
     dosages; ``intercept``: the first covariate column is all ones (then not read).
@@ -141,13 +183,13 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
     names = [f"x{q}" for q in range(k)] + ["gj"]
     pairs = [(q, q2) for q in range(p) for q2 in range(q, p)]
     ind = " " * 16
-    lines = [
-        "import numpy as np",
-        "from genoma.analyses.cohort._logit_kernel import _helpers",
-        "_as_f64, _expit, _newton_update = _helpers()",
-        "",
-        "",
-        "def fit(dose, idx, y, ct, beta0, max_iter, tol, out):",
+    eta = " + ".join(f"b{q} * {names[q]}" for q in range(p))
+
+    def loads(ind: str) -> list[str]:
+        return [*[f"{ind}x{q} = 1.0" if q == 0 and intercept else f"{ind}x{q} = c{q}[j]"
+                  for q in range(k)], f"{ind}gj = g[j]"]
+
+    setup = [
         "    v = dose.shape[0]",
         "    n = idx.shape[0]",
         "    g = np.empty(n)",
@@ -161,7 +203,8 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
         f"    u = np.empty({p})",
         f"    step = np.empty({p})",
         *[f"    c{q} = ct[{q}]" for q in range(k)],
-        "    for i in range(v):",
+    ]
+    gather = [  # one row's dosages (0 where missing), observed flags and sums
         "        nobs = 0.0",
         "        sd = 0.0",
         "        sdd = 0.0",
@@ -174,7 +217,7 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
            "            codes[4 * o + 3] = byte >> 6"] if packed else []),
         "        for j in range(n):",
         *(["            x = codes[idx[j]]",
-            "            ob = 1.0 if x != 3 else 0.0"] if packed else
+           "            ob = 1.0 if x != 3 else 0.0"] if packed else
           ["            x = dose[i, idx[j]]",
            "            ob = 1.0 if x >= 0 else 0.0"]),
         "            gx = float(x) * ob",
@@ -184,6 +227,28 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
         "            sd += gx",
         "            sdd += gx * gx",
         "            sdy += gx * y[j]",
+    ]
+    start = [*[f"        b[{q}] = beta0[{q}]" for q in range(k)], f"        b[{k}] = 0.0"]
+    store_a = [*[f"    a[{q}, {q2}] = a{q}_{q2}" for q, q2 in pairs],
+               *[f"    a[{q2}, {q}] = a{q}_{q2}" for q, q2 in pairs if q2 != q]]
+    lines = [
+        "import math",
+        "",
+        "import numba",
+        "import numpy as np",
+        "",
+        "from genoma.analyses.cohort._logit_kernel import _FASTMATH, _helpers",
+        "",
+        "_as_f64, _expit, _newton_update, _chol_inverse, _expit_softplus = _helpers()",
+        "_CACHE = '__file__' in globals()",
+        "_jit = numba.njit(cache=_CACHE, nogil=True, error_model='numpy', fastmath=_FASTMATH)",
+        "",
+        "",
+        "@_jit",
+        "def fit(dose, idx, y, ct, beta0, max_iter, tol, out):",
+        *setup,
+        "    for i in range(v):",
+        *gather,
         "        ss = sdd - sd * sd / max(nobs, 1.0)",
         "        out[i, 0] = nobs",
         "        out[i, 1] = sd",
@@ -196,26 +261,22 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
         "        if sdy <= 0.0 or sd - sdy <= 0.0:",
         "            out[i, 5] = 2.0",
         "            continue",
-        *[f"        b[{q}] = beta0[{q}]" for q in range(k)],
-        f"        b[{k}] = 0.0",
+        *start,
         "        status = 3.0",
         "        for _it in range(max_iter):",
         *[f"            b{q} = b[{q}]" for q in range(p)],
         *[f"            a{q}_{q2} = 0.0" for q, q2 in pairs],
         *[f"            u{q} = 0.0" for q in range(p)],
         "            for j in range(n):",
-        *[f"{ind}x{q} = 1.0" if q == 0 and intercept else f"{ind}x{q} = c{q}[j]"
-          for q in range(k)],
-        f"{ind}gj = g[j]",
-        f"{ind}mu = _expit({' + '.join(f'b{q} * {names[q]}' for q in range(p))})",
+        *loads(ind),
+        f"{ind}mu = _expit({eta})",
         f"{ind}o = wo[j]",
         f"{ind}w = mu * (1.0 - mu) * o",
         f"{ind}r = (y[j] - mu) * o",
         *[f"{ind}w{q} = w * {names[q]}" for q in range(p)],
         *[f"{ind}a{q}_{q2} += w{q} * {names[q2]}" for q, q2 in pairs],
         *[f"{ind}u{q} += r * {names[q]}" for q in range(p)],
-        *[f"            a[{q}, {q2}] = a{q}_{q2}" for q, q2 in pairs],
-        *[f"            a[{q2}, {q}] = a{q}_{q2}" for q, q2 in pairs if q2 != q],
+        *["        " + ln for ln in store_a],
         *[f"            u[{q}] = u{q}" for q in range(p)],
         "            done = _newton_update(a, u, b, lo, inv, step, tol)",
         "            if done == 1:",
@@ -228,6 +289,108 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
         "        if status == 0.0:",
         f"            out[i, 3] = b[{k}]",
         f"            out[i, 4] = inv[{k}, {k}]",
+        "    return out",
+        "",
+        "",
+        "@_jit",
+        "def _info(b, g, wo, y, ct, a):",
+        '    """XᵀWX into ``a`` at ``b``; returns the log-likelihood."""',
+        *[f"    c{q} = ct[{q}]" for q in range(k)],
+        *[f"    b{q} = b[{q}]" for q in range(p)],
+        *[f"    a{q}_{q2} = 0.0" for q, q2 in pairs],
+        "    ll = 0.0",
+        "    for j in range(g.shape[0]):",
+        *loads("        "),
+        f"        eta = {eta}",
+        "        mu, sp = _expit_softplus(eta)",
+        "        o = wo[j]",
+        "        w = mu * (1.0 - mu) * o",
+        "        ll += (y[j] * eta - sp) * o",
+        *[f"        w{q} = w * {names[q]}" for q in range(p)],
+        *[f"        a{q}_{q2} += w{q} * {names[q2]}" for q, q2 in pairs],
+        *store_a,
+        "    return ll",
+        "",
+        "",
+        "@_jit",
+        "def _score(b, g, wo, y, ct, m, u):",
+        '    """Firth\'s modified score Xᵀ(y − μ + h (1/2 − μ)) into ``u`` at ``b``, with',
+        '    ``m`` = (XᵀWX)⁻¹ at ``b`` (h: the hat matrix diagonal, w xᵀ m x)."""',
+        *[f"    c{q} = ct[{q}]" for q in range(k)],
+        *[f"    b{q} = b[{q}]" for q in range(p)],
+        *[f"    m{q}_{q2} = m[{q}, {q2}]" for q, q2 in pairs],
+        *[f"    u{q} = 0.0" for q in range(p)],
+        "    for j in range(g.shape[0]):",
+        *loads("        "),
+        "        mu = _expit(" + eta + ")",
+        "        o = wo[j]",
+        "        h = mu * (1.0 - mu) * o * (" + " + ".join(
+            f"m{q}_{q2} * {names[q]} * {names[q2]}" + (" * 2.0" if q != q2 else "")
+            for q, q2 in pairs) + ")",
+        "        r = (y[j] - mu + h * (0.5 - mu)) * o",
+        *[f"        u{q} += r * {names[q]}" for q in range(p)],
+        *[f"    u[{q}] = u{q}" for q in range(p)],
+        "",
+        "",
+        "@_jit",
+        "def firth(dose, idx, y, ct, beta0, max_iter, tol, out):",
+        *setup,
+        f"    an = np.empty(({p}, {p}))",
+        f"    bn = np.empty({p})",
+        "    for i in range(v):",
+        *gather,
+        "        out[i, 0] = np.nan",
+        "        out[i, 1] = np.nan",
+        "        out[i, 2] = 0.0",
+        *start,
+        "        ll = _info(b, g, wo, y, ct, a)",
+        "        pen = ll + 0.5 * _chol_inverse(a, lo, inv, step, False)",
+        "        if np.isnan(pen):",
+        "            pen = -np.inf",
+        "        conv = False",
+        "        for _it in range(max_iter):",
+        "            if np.isnan(_chol_inverse(a, lo, inv, step, True)):",
+        "                break",
+        "            _score(b, g, wo, y, ct, inv, u)",
+        "            big = 0.0",
+        f"            for q in range({p}):",
+        "                s = 0.0",
+        f"                for q2 in range({p}):",
+        "                    s += inv[q, q2] * u[q2]",
+        "                step[q] = s",
+        "                big = max(big, abs(s))",
+        "            if not math.isfinite(big):",
+        "                break",
+        "            if big > 5.0:  # Heinze & Schemper: at most 5 per step",
+        f"                for q in range({p}):",
+        "                    step[q] *= 5.0 / big",
+        "            for half in range(31):  # step halving while the penalised",
+        "                if half:  # likelihood decreases (30 halvings at most)",
+        f"                    for q in range({p}):",
+        "                        step[q] *= 0.5",
+        f"                for q in range({p}):",
+        "                    bn[q] = b[q] + step[q]",
+        "                lln = _info(bn, g, wo, y, ct, an)",
+        "                npen = lln + 0.5 * _chol_inverse(an, lo, inv, u, False)",
+        "                if np.isnan(npen):",
+        "                    npen = -np.inf",
+        "                if npen >= pen - 1e-10:",
+        "                    break",
+        "            big = 0.0",
+        f"            for q in range({p}):",
+        "                big = max(big, abs(step[q]))",
+        "                b[q] = bn[q]",
+        f"                for q2 in range({p}):",
+        "                    a[q, q2] = an[q, q2]",
+        "            done = big < tol or abs(npen - pen) < 1e-10",
+        "            pen = npen",
+        "            if done:",
+        "                conv = True",
+        "                break",
+        "        if conv and not np.isnan(_chol_inverse(a, lo, inv, step, True)):",
+        f"            out[i, 0] = b[{k}]",
+        f"            out[i, 1] = inv[{k}, {k}]",
+        "            out[i, 2] = 1.0",
         "    return out",
         "",
     ]
@@ -246,23 +409,8 @@ def _kernel_dir() -> Path | None:
 
 
 @functools.cache
-def logistic_kernel(k: int, *, packed: bool = False, intercept: bool = False) -> Any:
-    """The compiled fitting kernel for ``k`` covariate columns.
-
-    ``fit(dose, idx, y, ct, beta0, max_iter, tol, out)`` fits every row of ``dose``
-    (``(variants, all samples)``, int8 or float; negative = missing call) on the samples
-    ``idx`` with phenotype ``y`` (0/1), covariates ``ct`` (``(k, samples)``, C order) and
-    null-model coefficients ``beta0``, and fills ``out`` (``(variants, 6)`` float64):
-    observed calls, ``Σ g``, ``Σ (g − ḡ)²``, ``γ``, the ``γ`` diagonal entry of the
-    inverse information matrix (at the coefficients before the last step, which is below
-    ``tol``) and the status (:data:`STATUS`). Variants with a constant genotype, or with
-    every ALT allele in cases or every one in controls (complete separation: no finite
-    maximum), are not fitted. Releases the GIL.
-
-    With ``packed`` the rows of ``dose`` are 2-bit packed calls (``uint8``, sample ``s``
-    in byte ``s >> 2``, bits ``2 (s & 3)``, code 3 = missing; :mod:`genoma.io.packed`).
-    With ``intercept`` the first row of ``ct`` must be all ones: it is not read.
-    """
+def _module(k: int, packed: bool, intercept: bool) -> Any:
+    """The generated kernels' module (written to the kernel cache, else in memory)."""
     import numba
 
     _helpers()
@@ -284,11 +432,44 @@ def logistic_kernel(k: int, *, packed: bool = False, intercept: bool = False) ->
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-        cache = True
     else:
-        log.info("no writable kernel cache: the logistic kernel is compiled in memory")
+        log.info("no writable kernel cache: the logistic kernels are compiled in memory")
         module = type(sys)(name)
         exec(compile(source, f"<{name}>", "exec"), module.__dict__)
-        cache = False
-    return numba.njit(cache=cache, nogil=True, error_model="numpy",
-                      fastmath={"reassoc", "contract", "arcp", "nsz"})(module.fit)
+    return module
+
+
+def logistic_kernel(k: int, *, packed: bool = False, intercept: bool = False) -> Any:
+    """The compiled Newton fitting kernel for ``k`` covariate columns.
+
+    ``fit(dose, idx, y, ct, beta0, max_iter, tol, out)`` fits every row of ``dose``
+    (``(variants, all samples)``, int8 or float; negative = missing call) on the samples
+    ``idx`` with phenotype ``y`` (0/1), covariates ``ct`` (``(k, samples)``, C order) and
+    null-model coefficients ``beta0``, and fills ``out`` (``(variants, 6)`` float64):
+    observed calls, ``Σ g``, ``Σ (g − ḡ)²``, ``γ``, the ``γ`` diagonal entry of the
+    inverse information matrix (at the coefficients before the last step, which is below
+    ``tol``) and the status (:data:`STATUS`). Variants with a constant genotype, or with
+    every ALT allele in cases or every one in controls (complete separation: no finite
+    maximum), are not fitted. Releases the GIL.
+
+    With ``packed`` the rows of ``dose`` are 2-bit packed calls (``uint8``, sample ``s``
+    in byte ``s >> 2``, bits ``2 (s & 3)``, code 3 = missing; :mod:`genoma.io.packed`).
+    With ``intercept`` the first row of ``ct`` must be all ones: it is not read.
+    """
+    return _module(k, packed, intercept).fit
+
+
+def firth_kernel(k: int, *, packed: bool = False, intercept: bool = False) -> Any:
+    """The compiled Firth fitting kernel for ``k`` covariate columns.
+
+    ``firth(dose, idx, y, ct, beta0, max_iter, tol, out)``: same inputs as
+    :func:`logistic_kernel`; fills ``out`` (``(variants, 3)``) with ``γ``, its diagonal
+    entry of the inverse information matrix and 1 (converged) or 0 (NaN, NaN, 0).
+    Firth's penalised likelihood ``l(β) + ½ log det I(β)`` is maximised by the modified
+    score ``Xᵀ(y − μ + h (½ − μ))`` (Firth 1993), with steps capped at 5 and halved while
+    the penalised likelihood decreases (Heinze & Schemper 2002), from the null model's
+    coefficients, until the largest step is below ``tol`` or the penalised likelihood moves
+    by less than 10⁻¹⁰ — the rules of the NumPy reference
+    (:func:`genoma.analyses.cohort.gwas._firth_rows`). Releases the GIL.
+    """
+    return _module(k, packed, intercept).firth

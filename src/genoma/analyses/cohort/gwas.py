@@ -949,13 +949,6 @@ def _logistic(d: np.ndarray, obs: np.ndarray, y: np.ndarray, c: np.ndarray, beta
                   firth_fallback=firth_fallback, max_iter=max_iter)
 
 
-#: Rows refitted together by the batched NumPy Firth iterations: the float64 temporaries of
-#: a batch stay under glibc's 32 MB mmap threshold at 20,000 samples, so they are reused
-#: instead of page-faulted afresh (1,000-row batches spent a third of their CPU in the
-#: kernel; 1.5× more CPU than batches of 128).
-_FIRTH_BATCH = 128
-
-
 def _logistic_fit(dose: np.ndarray, idx: np.ndarray, y: np.ndarray, c: np.ndarray,
                   beta0: np.ndarray, out: np.ndarray, *, firth_fallback: bool,
                   max_iter: int = 25, packed_samples: int | None = None) -> None:
@@ -963,22 +956,24 @@ def _logistic_fit(dose: np.ndarray, idx: np.ndarray, y: np.ndarray, c: np.ndarra
 
     ``dose`` is ``(variants, all samples)`` (int8 or float, negative = missing) or, with
     ``packed_samples`` (the number of samples), 2-bit packed calls
-    (:mod:`genoma.io.packed`); ``idx`` the analysed samples. The ordinary fits are the compiled Newton kernel
-    (:func:`genoma.analyses.cohort._logit_kernel.logistic_kernel`); fits that fail with a
-    non-constant genotype are refitted with Firth's penalised likelihood when
+    (:mod:`genoma.io.packed`); ``idx`` the analysed samples. The ordinary fits are the
+    compiled Newton kernel (:func:`genoma.analyses.cohort._logit_kernel.logistic_kernel`);
+    fits that fail with a non-constant genotype are refitted with Firth's penalised
+    likelihood (:func:`~genoma.analyses.cohort._logit_kernel.firth_kernel`) when
     ``firth_fallback`` (plink2's ``firth-fallback``). Separation on the carriers (every
     ALT allele in cases, or every one in controls: most singletons and doubletons) makes
     the likelihood grow without bound as the genotype coefficient goes to ±infinity, so
     such rows are not fitted by Newton (same outcome, 25 iterations saved) and go to
     Firth directly.
     """
-    from genoma.analyses.cohort._logit_kernel import logistic_kernel
+    from genoma.analyses.cohort._logit_kernel import firth_kernel, logistic_kernel
 
     k = c.shape[1]
+    ct = np.ascontiguousarray(c.T)
+    intercept = bool((c[:, 0] == 1.0).all())
     fit = np.empty((dose.shape[0], 6))
-    kernel = logistic_kernel(k, packed=packed_samples is not None,
-                             intercept=bool((c[:, 0] == 1.0).all()))
-    kernel(dose, idx, y, np.ascontiguousarray(c.T), beta0, max_iter, 1e-10, fit)
+    logistic_kernel(k, packed=packed_samples is not None, intercept=intercept)(
+        dose, idx, y, ct, beta0, max_iter, 1e-10, fit)
     n, ss, status = fit[:, 0], fit[:, 2], fit[:, 5]
     beta_g = fit[:, 3]
     # plink2 treats huge coefficients as a failed fit too
@@ -987,21 +982,16 @@ def _logistic_fit(dose: np.ndarray, idx: np.ndarray, y: np.ndarray, c: np.ndarra
         se = np.sqrt(fit[:, 4])
     use_firth = np.zeros(dose.shape[0], dtype=bool)
     redo = np.flatnonzero(~conv & (ss > 0)) if firth_fallback else np.zeros(0, dtype=np.int64)
-    for a in range(0, redo.size, _FIRTH_BATCH):
-        rows = redo[a:a + _FIRTH_BATCH]
-        if packed_samples is not None:
-            from genoma.io.packed import unpack_dosage
-
-            sub = unpack_dosage(dose[rows], packed_samples)[:, idx]
-        else:
-            sub = dose[rows][:, idx]
-        obs = sub >= 0
-        d0 = np.where(obs, sub, 0).astype(np.float64)
-        fb, finv, fconv = _firth_rows(d0, obs, y, c, beta0)
-        beta_g[rows] = fb[:, k]
-        se[rows] = np.sqrt(finv[:, k, k])
-        conv[rows] = fconv
-        use_firth[rows] = fconv
+    if redo.size:
+        refit = np.empty((redo.size, 3))
+        firth_kernel(k, packed=packed_samples is not None, intercept=intercept)(
+            dose[redo], idx, y, ct, beta0, 100, 1e-8, refit)
+        fconv = refit[:, 2] == 1
+        beta_g[redo] = refit[:, 0]
+        with np.errstate(invalid="ignore"):
+            se[redo] = np.sqrt(refit[:, 1])
+        conv[redo] = fconv
+        use_firth[redo] = fconv
     out[:, 0] = n
     out[:, 2] = np.where(conv, beta_g, np.nan)
     out[:, 3] = np.where(conv, se, np.nan)
