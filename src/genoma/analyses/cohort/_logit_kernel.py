@@ -1,4 +1,4 @@
-"""Compiled Newton–Raphson fits of the logistic GWAS model, one variant at a time.
+"""Compiled Newton–Raphson and Firth fits of the logistic GWAS model, one variant at a time.
 
 The model of every variant is ``logit P(y=1) = C β + g γ`` (``C``: the ``k`` covariate
 columns, intercept first; ``g``: the ALT dosage). :func:`logistic_kernel` returns a Numba
@@ -6,7 +6,8 @@ function that fits it for a block of variants, with the rules of the NumPy refer
 (:func:`genoma.analyses.cohort.gwas._logistic_rows`): start at the null model's
 coefficients and ``γ = 0``, Newton steps ``(XᵀWX)⁻¹ Xᵀ(y − μ)`` until the largest step is
 below ``tol`` (``1e-10``) or ``max_iter`` steps; a singular information matrix or a
-non-finite step is a failed fit. Firth's fallback stays with the caller.
+non-finite step is a failed fit. :func:`firth_kernel` fits Firth's penalised likelihood
+for the variants the caller refits (reference: :func:`genoma.analyses.cohort.gwas._firth_rows`).
 
 Why generated code: one pass over the samples computes ``η``, ``μ``, the weights and every
 entry of ``XᵀWX`` and ``Xᵀ(y − μ)``. With the ``(k + 1)(k + 2)/2 + k + 1`` sums held in
@@ -20,9 +21,10 @@ covariates of the run, as Python source, and compiled once; the source goes into
 
 ``exp`` is evaluated in the loop (Numba has no vector ``exp`` here: a ``math.exp`` call
 would keep the loop scalar) by Cody–Waite reduction ``x = m ln 2 + r``, ``|r| ≤ ln 2 / 2``,
-a degree-12 Taylor polynomial for ``e^r`` (truncation error < 1e-15 relative) and
-``2^m`` built from its IEEE-754 bits; the arguments are clamped to ±700, where
-``μ(1 − μ)`` is below 1e-300 anyway.
+a degree-12 Taylor polynomial for ``e^r`` (truncation error < 1e-15 relative; Estrin's
+scheme) and ``2^m`` built from its IEEE-754 bits; the arguments are clamped to ±700, where
+``μ(1 − μ)`` is below 1e-300 anyway. Firth's log-likelihood needs ``log(1 + e^η)``: from
+the same ``e^-|η|`` by an ``atanh`` series (no ``math.log`` in the loop either).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -408,8 +411,17 @@ def _kernel_dir() -> Path | None:
     return path if os.access(path, os.W_OK) else None
 
 
-@functools.cache
+_MODULE_LOCK = threading.Lock()
+
+
 def _module(k: int, packed: bool, intercept: bool) -> Any:
+    """The generated kernels' module, loaded once per process (scan tasks run in threads)."""
+    with _MODULE_LOCK:
+        return _load_module(k, packed, intercept)
+
+
+@functools.cache
+def _load_module(k: int, packed: bool, intercept: bool) -> Any:
     """The generated kernels' module (written to the kernel cache, else in memory)."""
     import numba
 
