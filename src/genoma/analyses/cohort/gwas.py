@@ -17,7 +17,9 @@ samples with a missing call, ``Σc·cᵀ, Σc·y, Σy²``) in one fused Numba pa
 (variant chunk, sample chunk); sums over sample chunks feed one small batched solve
 per variant. Blocks of rare variants skip hom-REF calls (one 16-bit test per call);
 blocks with more than 5 % non-hom-REF calls (common variants) take a branch-free kernel
-(dosage row buffers and dot products with the covariates), several times cheaper there. Logistic fits read whole variant rows and iterate batched per chunk.
+(dosage row buffers and dot products with the covariates), several times cheaper there.
+Logistic fits read whole variant rows; each Newton (or Firth) step of a variant is one
+compiled pass over its samples (:mod:`genoma.analyses.cohort._logit_kernel`).
 
 No per-variant Python objects: every kernel works on a ``(variants, samples)`` block and
 the blocks are scheduled by Dask (threads locally, or any dask.distributed cluster).
