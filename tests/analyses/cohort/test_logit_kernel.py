@@ -65,7 +65,9 @@ def test_kernel_without_writable_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     beta0 = _logistic_null(y, c)
     args = (dose, np.arange(800), y, np.ascontiguousarray(c.T), beta0, 25, 1e-10)
     cached = logistic_kernel(2)(*args, np.empty((6, 6)))
-    monkeypatch.setattr(_logit_kernel, "_kernel_dir", lambda: None)
+    from genoma.scale import codegen
+
+    monkeypatch.setattr(codegen, "kernel_dir", lambda: None)
     in_memory = _logit_kernel._load_module.__wrapped__(2, False, False).fit(*args, np.empty((6, 6)))
     np.testing.assert_array_equal(cached, in_memory)
 

@@ -16,8 +16,9 @@ dependency chains: 2.7 ns per sample and Newton step at ``k = 3`` against 7 ns f
 the same work written with loops over the covariates (which vectorise each sum alone,
 one chain at a time). The loop body is therefore written out for the number of
 covariates of the run, as Python source, and compiled once; the source goes into
-``<GENOMA_HOME>/cache/kernels`` so that Numba's on-disk cache can keep the machine code
-(without a writable cache the source is compiled in memory, ≈ 1 s per process).
+``<GENOMA_HOME>/cache/kernels`` (:mod:`genoma.scale.codegen`) so that Numba's on-disk
+cache can keep the machine code (without a writable cache the source is compiled in
+memory: ≈ 5 s per process at ``k = 3``).
 
 ``exp`` is evaluated in the loop (Numba has no vector ``exp`` here: a ``math.exp`` call
 would keep the loop scalar) by Cody–Waite reduction ``x = m ln 2 + r``, ``|r| ≤ ln 2 / 2``,
@@ -31,12 +32,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
-import logging
 import math
-import os
-import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -44,8 +40,6 @@ from typing import Any
 import numpy as np
 
 __all__ = ["STATUS", "firth_kernel", "logistic_kernel"]
-
-log = logging.getLogger(__name__)
 
 #: Values of the status column of the kernel's output.
 STATUS = {0: "converged", 1: "constant genotype", 2: "separated", 3: "not converged",
@@ -400,17 +394,6 @@ def _source(k: int, *, packed: bool, intercept: bool) -> str:
     return "\n".join(lines)
 
 
-def _kernel_dir() -> Path | None:
-    from genoma.config import settings
-
-    path = settings().cache_dir / "kernels"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return path if os.access(path, os.W_OK) else None
-
-
 _MODULE_LOCK = threading.Lock()
 
 
@@ -425,30 +408,14 @@ def _load_module(k: int, packed: bool, intercept: bool) -> Any:
     """The generated kernels' module (written to the kernel cache, else in memory)."""
     import numba
 
+    from genoma.scale.codegen import kernel_dir, load_source_module
+
     _helpers()
     source = _source(k, packed=packed, intercept=intercept)
     this = Path(__file__).read_bytes()
     digest = hashlib.sha256(source.encode() + this + numba.__version__.encode()).hexdigest()
     name = f"genoma_logit_k{k}{'_packed' if packed else ''}_{digest[:16]}"
-    folder = _kernel_dir()
-    module: Any
-    if folder is not None:
-        path = folder / f"{name}.py"
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(source)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    else:
-        log.info("no writable kernel cache: the logistic kernels are compiled in memory")
-        module = type(sys)(name)
-        exec(compile(source, f"<{name}>", "exec"), module.__dict__)
-    return module
+    return load_source_module(name, source, kernel_dir())
 
 
 def logistic_kernel(k: int, *, packed: bool = False, intercept: bool = False) -> Any:
