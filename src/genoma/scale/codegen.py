@@ -39,9 +39,10 @@ def kernel_dir() -> Path | None:
 def load_source_module(name: str, source: str, folder: Path | None) -> ModuleType:
     """Import ``source`` as module ``name`` from ``folder/name.py`` (written if absent).
 
-    ``name`` must change whenever ``source`` does (e.g. carry a hash of it): an existing
-    file of that name is taken as is. With ``folder`` None the source is executed in
-    memory instead.
+    ``name`` should change whenever ``source`` does (e.g. carry a hash of it), so that
+    Numba's cache of the old source is not reused; an existing file whose text differs
+    from ``source`` (damaged, edited) is rewritten. With ``folder`` None the source is
+    executed in memory instead.
     """
     if folder is None:
         log.info("no writable kernel cache: %s is compiled in memory", name)
@@ -49,7 +50,11 @@ def load_source_module(name: str, source: str, folder: Path | None) -> ModuleTyp
         exec(compile(source, f"<{name}>", "exec"), module.__dict__)
         return module
     path = folder / f"{name}.py"
-    if not path.exists():
+    try:
+        current = path.read_text() if path.exists() else None
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current != source:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             fh.write(source)

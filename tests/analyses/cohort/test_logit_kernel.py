@@ -142,3 +142,15 @@ def test_firth_kernel_equals_numpy_firth(k: int) -> None:
     assert fconv.all() and (out[:, 2] == 1).all()
     np.testing.assert_allclose(out[:, 0], fb[:, k], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(out[:, 1], finv[:, k, k], rtol=1e-6)
+
+
+def test_damaged_kernel_file_is_rewritten(tmp_path) -> None:
+    """A generated module file whose text is not the source (damaged) is rewritten."""
+    from genoma.scale.codegen import load_source_module
+
+    source = "VALUE = 41 + 1\n"
+    (tmp_path / "genoma_test_mod.py").write_text("VALUE = (  # truncated")
+    module = load_source_module("genoma_test_mod", source, tmp_path)
+    assert module.VALUE == 42
+    assert (tmp_path / "genoma_test_mod.py").read_text() == source
+    assert not list(tmp_path.glob("*.tmp"))
